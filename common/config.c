@@ -1,0 +1,1 @@
+int pw_config_placeholder;

@@ -1,0 +1,1 @@
+int pw_lineproto_placeholder;
