@@ -24,9 +24,19 @@ int pw_err_prefix(struct pw_err *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char old[sizeof err->msg];
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Build "prefix: old" by moving the old message right, then copying the
+     * prefix in front; truncation at the end is acceptable. */
+    size_t plen = strlen(prefix), cap = sizeof err->msg;
+    if (plen + 2 >= cap)
+        plen = cap - 3;
+    size_t olen = strnlen(err->msg, cap - 1);
+    if (plen + 2 + olen >= cap)
+        olen = cap - 1 - plen - 2;
+    memmove(err->msg + plen + 2, err->msg, olen);
+    memcpy(err->msg, prefix, plen);
+    err->msg[plen] = ':';
+    err->msg[plen + 1] = ' ';
+    err->msg[plen + 2 + olen] = '\0';
     return -1;
 }
 
