@@ -1,0 +1,51 @@
+/* common/kafka.h — Kafka client setup from the configuration.
+ *
+ * Every librdkafka property passes through from the `kafka:` map of a
+ * program's configuration, so TLS, SASL, timeouts and compression need no
+ * code of ours. Our defaults are applied first and the user's map overrides
+ * them; a property librdkafka rejects is reported with the file, line and
+ * key it came from (`agent.yaml:7: kafka.sasl.mechanism: ...`).
+ *
+ * Producers are idempotent by default (no duplicates or reordering from
+ * librdkafka's own retries). Consumers are at-least-once: offsets are stored
+ * by the application after a message's effects are durable
+ * (enable.auto.offset.store=false) and committed in the background. */
+#ifndef PW_KAFKA_H
+#define PW_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+
+/* Builds a configuration: `defaults` (a NULL-terminated list of name, value
+ * pairs; may be NULL), then every entry of `props` (may be NULL). Returns a
+ * conf the caller owns, or NULL with err set. */
+rd_kafka_conf_t *pw_kafka_conf_new(const char *const *defaults,
+                                   const struct pw_kv_list *props,
+                                   struct pw_err *err);
+
+/* A producer: idempotent, lz4 compression, linger 50 ms, unless `props`
+ * says otherwise. `dr_cb` (may be NULL) receives delivery reports through
+ * rd_kafka_poll(); `opaque` is its rd_kafka_opaque(). The caller polls. */
+rd_kafka_t *pw_kafka_producer_new(
+    const struct pw_kv_list *props,
+    void (*dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque),
+    void *opaque, struct pw_err *err);
+
+/* A consumer in `group_id` (required unless props sets group.id), reading
+ * from the earliest offset when the group has none, with offsets stored by
+ * the application (see above). The main queue is redirected to the consumer
+ * queue, so rd_kafka_consumer_poll() serves every callback. */
+rd_kafka_t *pw_kafka_consumer_new(const struct pw_kv_list *props,
+                                  const char *group_id, struct pw_err *err);
+
+/* Subscribes to the given topics (n names). */
+int pw_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,
+                       struct pw_err *err);
+
+/* Checks a property map without creating a client: every name and value must
+ * be accepted by librdkafka. Used by --check-config. */
+int pw_kafka_check_props(const struct pw_kv_list *props, struct pw_err *err);
+
+#endif

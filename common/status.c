@@ -1,0 +1,131 @@
+/* common/status.c — /metrics and /healthz on libmicrohttpd in "external
+ * select" mode: no thread of its own, driven by pw_status_run from the
+ * daemon's loop (see status.h for why). */
+#include "common/status.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+struct pw_status {
+    struct MHD_Daemon *d;
+    pw_status_render_fn render;
+    void *arg;
+    uint16_t port;
+    struct pw_buf body;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code,
+                             const char *type, const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    enum MHD_Result ret = MHD_queue_response(conn, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)req_cls;
+    struct pw_status *st = cls;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(conn, 405, "text/plain", "method not allowed\n", 19);
+    if (strcmp(url, "/healthz") == 0)
+        return reply(conn, 200, "text/plain", "ok\n", 3);
+    if (strcmp(url, "/metrics") == 0) {
+        pw_buf_reset(&st->body);
+        st->render(&st->body, st->arg);
+        if (st->body.oom)
+            return reply(conn, 500, "text/plain", "out of memory\n", 14);
+        return reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
+                     st->body.data ? st->body.data : "", st->body.len);
+    }
+    return reply(conn, 404, "text/plain", "not found: try /metrics\n", 24);
+}
+
+static int parse_listen(const char *listen, struct sockaddr_in *sin,
+                        struct pw_err *err)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon)
+        return pw_err_set(err, "status listen address \"%s\": expected HOST:PORT",
+                          listen);
+    char host[64];
+    size_t hl = (size_t)(colon - listen);
+    if (hl == 0 || hl >= sizeof host)
+        return pw_err_set(err, "status listen address \"%s\": bad host", listen);
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 0 || port > 65535)
+        return pw_err_set(err, "status listen address \"%s\": bad port", listen);
+    memset(sin, 0, sizeof *sin);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+        return pw_err_set(err, "status listen address \"%s\": \"%s\" is not an "
+                          "IPv4 address", listen, host);
+    return 0;
+}
+
+struct pw_status *pw_status_start(const char *listen, pw_status_render_fn render,
+                                  void *arg, struct pw_err *err)
+{
+    struct sockaddr_in sin;
+    if (parse_listen(listen, &sin, err) < 0)
+        return NULL;
+    struct pw_status *st = calloc(1, sizeof *st);
+    if (!st) {
+        pw_err_set(err, "out of memory");
+        return NULL;
+    }
+    st->render = render;
+    st->arg = arg;
+    st->d = MHD_start_daemon(MHD_NO_FLAG, 0, NULL, NULL, on_request, st,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                             MHD_OPTION_END);
+    if (!st->d) {
+        free(st);
+        pw_err_set(err, "cannot listen on %s for the status port (in use?)", listen);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(st->d, MHD_DAEMON_INFO_BIND_PORT);
+    st->port = info ? info->port : ntohs(sin.sin_port);
+    return st;
+}
+
+void pw_status_run(struct pw_status *st)
+{
+    if (st)
+        MHD_run(st->d);
+}
+
+uint16_t pw_status_port(const struct pw_status *st) { return st->port; }
+
+void pw_status_stop(struct pw_status *st)
+{
+    if (!st)
+        return;
+    MHD_stop_daemon(st->d);
+    pw_buf_release(&st->body);
+    free(st);
+}

@@ -1,0 +1,34 @@
+/* common/status.h — the daemons' local HTTP status port (libmicrohttpd).
+ *
+ * Serves GET /metrics (Prometheus text format 0.0.4, written by the
+ * program's render callback) and GET /healthz ("ok"). It runs inside the
+ * program's own loop (pw_status_run, never blocking) rather than on a thread
+ * of its own, so the render callback reads the program's counters without
+ * locks. Binds to the address given; the default configurations use
+ * loopback. */
+#ifndef PW_STATUS_H
+#define PW_STATUS_H
+
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct pw_status;
+
+typedef void (*pw_status_render_fn)(struct pw_buf *out, void *arg);
+
+/* listen: "HOST:PORT" (IPv4 literal, or "localhost"); port 0 picks a free
+ * one (see pw_status_port). Keeps `arg` for the render calls. */
+struct pw_status *pw_status_start(const char *listen, pw_status_render_fn render,
+                                  void *arg, struct pw_err *err);
+
+/* Answers whatever requests are pending; returns at once. */
+void pw_status_run(struct pw_status *st);
+
+/* The port actually bound. */
+uint16_t pw_status_port(const struct pw_status *st);
+
+void pw_status_stop(struct pw_status *st);   /* NULL is fine */
+
+#endif
