@@ -1,9 +1,11 @@
 /* collectors/registry.c — the table of collectors. One line per collector. */
 #include "collectors/collector.h"
+#include "collectors/host.h"
 
 #include <string.h>
 
 const struct pw_collector_ops *const pw_collectors[] = {
+    &pw_host_collector,
     NULL,
 };
 

@@ -65,13 +65,26 @@ static const char *const producer_defaults[] = {
 };
 
 rd_kafka_t *pw_kafka_producer_new(
-    const struct pw_kv_list *props,
+    const char *const *defaults, const struct pw_kv_list *props,
     void (*dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque),
     void *opaque, struct pw_err *err)
 {
-    rd_kafka_conf_t *conf = pw_kafka_conf_new(producer_defaults, props, err);
+    rd_kafka_conf_t *conf = pw_kafka_conf_new(producer_defaults, NULL, err);
     if (!conf)
         return NULL;
+    for (size_t i = 0; defaults && defaults[i]; i += 2) {
+        if (conf_set(conf, defaults[i], defaults[i + 1], NULL, 0, err) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; props && i < props->len; i++) {
+        const struct pw_kv *kv = &props->items[i];
+        if (conf_set(conf, kv->key, kv->value, props, kv->line, err) < 0) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    }
     if (dr_cb)
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, opaque);

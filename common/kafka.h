@@ -25,11 +25,12 @@ rd_kafka_conf_t *pw_kafka_conf_new(const char *const *defaults,
                                    const struct pw_kv_list *props,
                                    struct pw_err *err);
 
-/* A producer: idempotent, lz4 compression, linger 50 ms, unless `props`
- * says otherwise. `dr_cb` (may be NULL) receives delivery reports through
+/* A producer: idempotent, lz4 compression, linger 50 ms, murmur2 partitioner,
+ * then the program's own `defaults` (name, value pairs, NULL-terminated; may
+ * be NULL), then `props`, which override all of them. `dr_cb` (may be NULL) receives delivery reports through
  * rd_kafka_poll(); `opaque` is its rd_kafka_opaque(). The caller polls. */
 rd_kafka_t *pw_kafka_producer_new(
-    const struct pw_kv_list *props,
+    const char *const *defaults, const struct pw_kv_list *props,
     void (*dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque),
     void *opaque, struct pw_err *err);
 
