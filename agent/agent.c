@@ -3,10 +3,12 @@
  * Every collection goes to the spool before anything else happens to it
  * (see spool.h and sender.h): the loop is collect -> spool -> sender, and a
  * crash anywhere loses at most the collection in hand. The loop sleeps in
- * rd_kafka_poll (so delivery reports are served while idle) for at most
- * 100 ms at a time, so the status port answers promptly without a thread. */
+ * poll() on librdkafka's queue event descriptor and the status port's, so
+ * reports and requests are served at once and an idle agent sleeps until
+ * its next tick. */
 #include "agent/agent.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -212,24 +214,35 @@ static void run_due_collectors(struct pw_agent *a)
     }
 }
 
-static int64_t wait_until_next_tick_ms(const struct pw_agent *a, int max_wait_ms)
+static int64_t min_wait(int64_t a, int64_t b)
 {
-    int64_t now = pw_realtime_ns(), wait = (int64_t)max_wait_ms * 1000000;
-    for (size_t i = 0; i < a->schema->ncollectors; i++) {
-        if (!a->coll[i].active)
-            continue;
-        int64_t w = pw_schedule_wait_ns(&a->coll[i].sched, now);
-        if (w < wait)
-            wait = w;
-    }
-    return (wait + 999999) / 1000000;
+    return b >= 0 && b < a ? b : a;
+}
+
+static int wait_ms(const struct pw_agent *a, int max_wait_ms)
+{
+    int64_t now = pw_realtime_ns(), wait = max_wait_ms;
+    for (size_t i = 0; i < a->schema->ncollectors; i++)
+        if (a->coll[i].active)
+            wait = min_wait(wait,
+                            (pw_schedule_wait_ns(&a->coll[i].sched, now) + 999999) /
+                                1000000);
+    wait = min_wait(wait, pw_sender_wait_ms(a->sender));
+    if (a->status)
+        wait = min_wait(wait, pw_status_timeout_ms(a->status));
+    return (int)wait;
 }
 
 void pw_agent_step(struct pw_agent *a, int max_wait_ms)
 {
-    if (max_wait_ms > 100)
-        max_wait_ms = 100;
-    pw_sender_pump(a->sender, (int)wait_until_next_tick_ms(a, max_wait_ms));
+    /* Sleep until a tick is due, librdkafka has reports, or the status port
+     * has a request: an idle agent wakes only when there is work. A signal
+     * interrupts the poll, so SIGTERM and SIGHUP act at once. */
+    struct pollfd fds[2] = {{.fd = pw_sender_fd(a->sender), .events = POLLIN},
+                            {.fd = a->status ? pw_status_fd(a->status) : -1,
+                             .events = POLLIN}};
+    poll(fds, 2, wait_ms(a, max_wait_ms));
+    pw_sender_pump(a->sender, 0);
     pw_status_run(a->status);
     run_due_collectors(a);
     pw_sender_pump(a->sender, 0);

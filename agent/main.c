@@ -89,7 +89,7 @@ static int run(const struct pw_agent_schema *schema, const char *path)
     int64_t last_ping = 0, last_status = 0;
 
     while (!stop_requested) {
-        pw_agent_step(a, 100);
+        pw_agent_step(a, 1000);
         if (reload_requested) {
             reload_requested = 0;
             sd_notify(0, "RELOADING=1");

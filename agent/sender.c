@@ -3,8 +3,12 @@
  * rd_kafka_poll() for reports on every loop, QUEUE_FULL is back-pressure. */
 #include "agent/sender.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -21,6 +25,7 @@ struct pw_sender {
     int64_t oldest_failed;      /* 0 when no retriable failure is pending */
     int64_t resume_at_ms;       /* monotonic; no produce before this */
     int64_t highest_sent;       /* to count re-sends */
+    int event_fd[2];            /* librdkafka writes to [1] when reports wait */
     struct pw_sender_stats st;
     struct pw_log_limiter fail_log, perm_log;
 };
@@ -96,6 +101,15 @@ struct pw_sender *pw_sender_new(const struct pw_kv_list *kafka,
         free(s);
         return NULL;
     }
+    if (pipe2(s->event_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        pw_err_set(err, "cannot create a pipe: %s", strerror(errno));
+        rd_kafka_destroy(s->rk);
+        free(s);
+        return NULL;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(s->rk);
+    rd_kafka_queue_io_event_enable(q, s->event_fd[1], "r", 1);
+    rd_kafka_queue_destroy(q);
     return s;
 }
 
@@ -109,8 +123,21 @@ static void maybe_rewind(struct pw_sender *s)
     s->resume_at_ms = pw_mono_ms() + s->retry_backoff_ms;
 }
 
+int pw_sender_fd(const struct pw_sender *s) { return s->event_fd[0]; }
+
+int64_t pw_sender_wait_ms(const struct pw_sender *s)
+{
+    if (s->oldest_failed != 0)
+        return -1;   /* waiting for reports, which the fd announces */
+    int64_t left = s->resume_at_ms - pw_mono_ms();
+    return left > 0 ? left : -1;
+}
+
 int pw_sender_pump(struct pw_sender *s, int wait_ms)
 {
+    char drain[64];
+    while (read(s->event_fd[0], drain, sizeof drain) > 0)
+        ;
     rd_kafka_poll(s->rk, wait_ms);
     maybe_rewind(s);
     if (s->oldest_failed != 0 || pw_mono_ms() < s->resume_at_ms)
@@ -177,5 +204,7 @@ void pw_sender_free(struct pw_sender *s)
     rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(s->rk, 0);
     rd_kafka_destroy(s->rk);
+    close(s->event_fd[0]);
+    close(s->event_fd[1]);
     free(s);
 }

@@ -51,6 +51,14 @@ struct pw_sender *pw_sender_new(const struct pw_kv_list *kafka,
  * error (logged; the caller carries on). */
 int pw_sender_pump(struct pw_sender *s, int wait_ms);
 
+/* A file descriptor that becomes readable when librdkafka has delivery
+ * reports to serve (for the program's poll(); pw_sender_pump drains it). */
+int pw_sender_fd(const struct pw_sender *s);
+
+/* How long the caller may sleep before pw_sender_pump has work of its own
+ * (a retry backoff ending): milliseconds, or -1 for "until the fd says". */
+int64_t pw_sender_wait_ms(const struct pw_sender *s);
+
 /* Waits up to timeout_ms for in-flight messages to be acknowledged; returns
  * how many were still in flight (they stay in the spool). */
 int pw_sender_flush(struct pw_sender *s, int64_t timeout_ms);

@@ -86,6 +86,10 @@ struct pw_spool *pw_spool_open(const char *path, int64_t max_bytes,
     sqlite3_busy_timeout(s->db, 2000);
     /* auto_vacuum must be chosen before the first table exists. */
     if (exec(s, "PRAGMA auto_vacuum=INCREMENTAL", err) < 0 ||
+        /* One agent per spool: an exclusive lock keeps a second one out
+         * (it gets "database is locked") and spares a lock round trip per
+         * statement. */
+        exec(s, "PRAGMA locking_mode=EXCLUSIVE", err) < 0 ||
         exec(s, "PRAGMA journal_mode=WAL", err) < 0 ||
         exec(s, "PRAGMA synchronous=NORMAL", err) < 0 ||
         exec(s, "PRAGMA cache_size=-256", err) < 0 ||   /* 256 KiB: the agent is small */

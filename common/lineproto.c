@@ -1022,7 +1022,7 @@ int pw_lp_parse(const char *buf, size_t len, int64_t default_ts_ns,
             p = nl ? (size_t)(nl - buf) + 1 : len;
             continue;
         }
-        size_t content_end, next;
+        size_t content_end = 0, next = 0;
         if (parse_line(&ps, p, &content_end, &next) < 0) {
             prefer_too_long(&ps, line_start);
             return report(&ps, err);

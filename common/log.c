@@ -48,6 +48,7 @@ int pw_log_level_parse(const char *text, enum pw_log_level *out)
     return -1;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(enum pw_log_level level, const char *fmt, va_list ap)
 {
     char line[2048];

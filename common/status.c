@@ -97,7 +97,7 @@ struct pw_status *pw_status_start(const char *listen, pw_status_render_fn render
     }
     st->render = render;
     st->arg = arg;
-    st->d = MHD_start_daemon(MHD_NO_FLAG, 0, NULL, NULL, on_request, st,
+    st->d = MHD_start_daemon(MHD_USE_EPOLL, 0, NULL, NULL, on_request, st,
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
@@ -120,6 +120,21 @@ void pw_status_run(struct pw_status *st)
 }
 
 uint16_t pw_status_port(const struct pw_status *st) { return st->port; }
+
+int pw_status_fd(const struct pw_status *st)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(st->d, MHD_DAEMON_INFO_EPOLL_FD);
+    return info ? info->epoll_fd : -1;
+}
+
+int64_t pw_status_timeout_ms(const struct pw_status *st)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(st->d, &ms) != MHD_YES)
+        return -1;
+    return ms > INT64_MAX ? INT64_MAX : (int64_t)ms;
+}
 
 void pw_status_stop(struct pw_status *st)
 {

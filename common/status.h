@@ -4,7 +4,8 @@
  * program's render callback) and GET /healthz ("ok"). It runs inside the
  * program's own loop (pw_status_run, never blocking) rather than on a thread
  * of its own, so the render callback reads the program's counters without
- * locks. Binds to the address given; the default configurations use
+ * locks; the loop waits on pw_status_fd, so an idle daemon does not wake up
+ * to look for requests. Binds to the address given; the default configurations use
  * loopback. */
 #ifndef PW_STATUS_H
 #define PW_STATUS_H
@@ -25,6 +26,12 @@ struct pw_status *pw_status_start(const char *listen, pw_status_render_fn render
 
 /* Answers whatever requests are pending; returns at once. */
 void pw_status_run(struct pw_status *st);
+
+/* A file descriptor that becomes readable when pw_status_run has work (an
+ * epoll descriptor), for the program's poll(); and the longest the program
+ * may wait before calling pw_status_run anyway (-1: no limit). */
+int pw_status_fd(const struct pw_status *st);
+int64_t pw_status_timeout_ms(const struct pw_status *st);
 
 /* The port actually bound. */
 uint16_t pw_status_port(const struct pw_status *st);
