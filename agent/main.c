@@ -89,8 +89,12 @@ static int run(const struct pw_agent_schema *schema, const char *path)
     sd_notify(0, "READY=1\nSTATUS=started");
     int64_t last_ping = 0, last_status = 0;
 
+    /* Wake at least twice per watchdog period to ping it. */
+    int max_wait_ms = 1000;
+    if (watchdog && (int64_t)watchdog_usec / 2000 < max_wait_ms)
+        max_wait_ms = (int)(watchdog_usec / 2000);
     while (!stop_requested) {
-        pw_agent_step(a, 1000);
+        pw_agent_step(a, max_wait_ms);
         if (reload_requested) {
             reload_requested = 0;
             sd_notify(0, "RELOADING=1");

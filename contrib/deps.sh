@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git
   librdkafka-dev libstatgrab-dev libgsl-dev libcurl4-openssl-dev check
   libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev
-  kcat procps curl valgrind
+  kcat procps curl python3 valgrind
 )
 
 missing=()

@@ -123,7 +123,7 @@ cleanup() {
     # Everything start_bg started, plus any job the test put in the
     # background itself.
     for pid in "${PW_PIDS[@]}" $(jobs -p); do
-        kill -0 "$pid" 2>/dev/null && stop_process "$pid" 2
+        kill -0 "$pid" 2>/dev/null && { stop_process "$pid" 2 || true; }
     done
     if [[ $rc -eq 0 && -z ${PW_FAILED:-} && -z ${PW_KEEP_TMP:-} ]]; then
         rm -rf "$PW_TMP"
