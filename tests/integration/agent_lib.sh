@@ -27,13 +27,15 @@ collectors:
 YAML
 }
 
-# start_agent CONFIG NAME — starts the agent, waits for its status port;
+# start_agent CONFIG NAME — starts the agent (under $AGENT_WRAPPER if set),
+# waits for its status port;
 # sets AGENT_PID and AGENT_PORT.
 start_agent() {
     local config=$1 name=${2:-agent}
-    start_bg "$name" "$PW_AGENT" --config "$config"
+    # shellcheck disable=SC2086  # AGENT_WRAPPER is words, e.g. "valgrind ..."
+    start_bg "$name" ${AGENT_WRAPPER:-} "$PW_AGENT" --config "$config"
     AGENT_PID=$BG_PID
-    wait_for_grep "$PW_TMP/$name.err" 'status port listening' 10 ||
+    wait_for_grep "$PW_TMP/$name.err" 'status port listening' 30 ||
         { cat "$PW_TMP/$name.err" >&2; fail "agent $name did not start"; }
     AGENT_PORT=$(sed -n 's/.*status port listening on .*(port \([0-9]*\)).*/\1/p' \
         "$PW_TMP/$name.err" | tail -1)
