@@ -31,24 +31,31 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
     pw_log(lv, "kafka %s: %s: %s", rk ? rd_kafka_name(rk) : "", fac, buf);
 }
 
+/* Applies name, value pairs (NULL-terminated; may be NULL), then the
+ * configuration map (may be NULL), to conf. */
+static int conf_apply(rd_kafka_conf_t *conf, const char *const *defaults,
+                      const struct pw_kv_list *props, struct pw_err *err)
+{
+    for (size_t i = 0; defaults && defaults[i]; i += 2)
+        if (conf_set(conf, defaults[i], defaults[i + 1], NULL, 0, err) < 0)
+            return -1;
+    for (size_t i = 0; props && i < props->len; i++) {
+        const struct pw_kv *kv = &props->items[i];
+        if (conf_set(conf, kv->key, kv->value, props, kv->line, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 rd_kafka_conf_t *pw_kafka_conf_new(const char *const *defaults,
                                    const struct pw_kv_list *props,
                                    struct pw_err *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, log_cb);
-    for (size_t i = 0; defaults && defaults[i]; i += 2) {
-        if (conf_set(conf, defaults[i], defaults[i + 1], NULL, 0, err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    for (size_t i = 0; props && i < props->len; i++) {
-        const struct pw_kv *kv = &props->items[i];
-        if (conf_set(conf, kv->key, kv->value, props, kv->line, err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    if (conf_apply(conf, defaults, props, err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     return conf;
 }
@@ -72,18 +79,9 @@ rd_kafka_t *pw_kafka_producer_new(
     rd_kafka_conf_t *conf = pw_kafka_conf_new(producer_defaults, NULL, err);
     if (!conf)
         return NULL;
-    for (size_t i = 0; defaults && defaults[i]; i += 2) {
-        if (conf_set(conf, defaults[i], defaults[i + 1], NULL, 0, err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    for (size_t i = 0; props && i < props->len; i++) {
-        const struct pw_kv *kv = &props->items[i];
-        if (conf_set(conf, kv->key, kv->value, props, kv->line, err) < 0) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    if (conf_apply(conf, defaults, props, err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     if (dr_cb)
         rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);

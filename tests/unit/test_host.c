@@ -8,6 +8,8 @@
 #include "collectors/host.h"
 #include "common/lineproto.h"
 
+#include "tests/unit/testing.h"
+
 struct run {
     void *conf;
     struct pw_collector c;
@@ -161,9 +163,5 @@ int main(void)
     tcase_add_test(tc, test_host_switches_and_ignore_patterns_apply);
     tcase_add_test(tc, test_host_disk_points_are_real_filesystems);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/testing.h"
 #include "common/lineproto.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -1048,9 +1049,5 @@ static Suite *lineproto_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(lineproto_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failures = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failures != 0;
+    return pw_run_suite(lineproto_suite());
 }

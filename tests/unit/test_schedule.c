@@ -4,6 +4,8 @@
 
 #include "agent/schedule.h"
 
+#include "tests/unit/testing.h"
+
 #define S 1000000000LL
 
 START_TEST(test_schedule_first_tick_is_aligned_to_interval)
@@ -92,9 +94,5 @@ int main(void)
     tcase_add_test(tc, test_schedule_jitter_is_a_fixed_offset);
     tcase_add_test(tc, test_schedule_realigns_after_clock_steps_back);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_run_suite(s);
 }

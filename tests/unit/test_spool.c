@@ -7,6 +7,8 @@
 
 #include "agent/spool.h"
 
+#include "tests/unit/testing.h"
+
 static char dir[256];
 static char path[300];
 
@@ -149,9 +151,5 @@ int main(void)
     tcase_add_test(tc, test_spool_full_drops_oldest_and_counts);
     tcase_add_test(tc, test_spool_open_reports_unwritable_path);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pw_run_suite(s);
 }
