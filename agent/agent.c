@@ -167,16 +167,7 @@ static void spool_collection(struct pw_agent *a)
     size_t max = (size_t)a->cfg->max_message_bytes;
     struct pw_err err;
     while (p < end) {
-        const char *cut = p;
-        for (;;) {
-            const char *nl = memchr(cut, '\n', (size_t)(end - cut));
-            const char *next = nl ? nl + 1 : end;
-            if (cut != p && (size_t)(next - p) > max)
-                break;
-            cut = next;
-            if (cut == end || (size_t)(cut - p) >= max)
-                break;
-        }
+        const char *cut = p + pw_lp_next_message(p, (size_t)(end - p), max);
         if (pw_spool_append(a->spool, a->cfg->topics.metrics, a->cfg->entity,
                             strlen(a->cfg->entity), p, (size_t)(cut - p), NULL,
                             &err) < 0) {

@@ -357,6 +357,49 @@ int pw_lp_write_point(struct pw_lp_writer *w, const struct pw_lp_point *p)
     return end_line(w, p->has_ts || p->ts_ns >= 0, p->ts_ns);
 }
 
+/* ---- splitting writer output into messages ------------------------------ */
+
+/* The length of the line at buf[0..len) including its '\n' (or up to len).
+ * Sections: measurement and tags up to the first unescaped space, then the
+ * fields, where a '"' right after '=' opens a string that only an unescaped
+ * '"' closes; a backslash escapes the next byte everywhere. */
+static size_t line_length(const char *buf, size_t len)
+{
+    int section = 0;            /* 0 series key, 1 fields, 2 timestamp */
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (c == '\\' && i + 1 < len) {
+            i++;
+            continue;
+        }
+        if (in_string) {
+            if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '\n')
+            return i + 1;
+        if (c == ' ' && section < 2)
+            section++;
+        else if (section == 1 && c == '"' && i > 0 && buf[i - 1] == '=')
+            in_string = true;
+    }
+    return len;
+}
+
+size_t pw_lp_next_message(const char *buf, size_t len, size_t max_bytes)
+{
+    size_t n = 0;
+    while (n < len) {
+        size_t line = line_length(buf + n, len - n);
+        if (n > 0 && n + line > max_bytes)
+            break;
+        n += line;
+    }
+    return n;
+}
+
 /* ---- batch storage ----------------------------------------------------- */
 
 /* Parse-time records: offsets into the scratch string area. */

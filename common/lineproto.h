@@ -110,6 +110,12 @@ int pw_lp_end(struct pw_lp_writer *w, int64_t ts_ns);
  * pw_lp_end. */
 int pw_lp_write_point(struct pw_lp_writer *w, const struct pw_lp_point *p);
 
+/* Splits writer output into messages: returns the length of the first
+ * message of buf[0..len): whole lines, together at most max_bytes, or one
+ * line alone if that line is longer. Knows that a newline inside a string
+ * field value does not end a line. Meant for text the writer produced. */
+size_t pw_lp_next_message(const char *buf, size_t len, size_t max_bytes);
+
 /* ---- parser ------------------------------------------------------------ */
 
 /* Parsed points and the storage their slices point into. Reusable: reset

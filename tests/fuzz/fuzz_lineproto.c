@@ -119,6 +119,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(w2.buf.len == w.buf.len);
     CHECK(w.buf.len == 0 || memcmp(w2.buf.data, w.buf.data, w.buf.len) == 0);
     pw_lp_writer_release(&w2);
+
+    /* Split into small messages as the agent does: every message parses on
+     * its own, and together they hold every point. */
+    size_t off = 0, total = 0;
+    while (off < w.buf.len) {
+        size_t len = pw_lp_next_message(w.buf.data + off, w.buf.len - off, 64);
+        CHECK(len > 0);
+        pw_lp_batch_reset(b);
+        int k = pw_lp_parse(w.buf.data + off, len, -1, b, &err);
+        CHECK(k >= 1);
+        total += (size_t)k;
+        off += len;
+    }
+    CHECK(total == (size_t)n);
     pw_lp_writer_release(&w);
 out:
     pw_lp_batch_free(a);

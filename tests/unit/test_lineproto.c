@@ -1005,6 +1005,48 @@ START_TEST(test_round_trip_random_points)
 }
 END_TEST
 
+START_TEST(test_next_message_splits_at_lines_within_the_bound)
+{
+    struct pw_lp_writer w;
+    pw_lp_writer_init(&w);
+    for (int i = 0; i < 10; i++) {   /* ten lines of 12 bytes: "m v=10i 100\n" */
+        pw_lp_begin(&w, "m");
+        pw_lp_field_int(&w, "v", 10);
+        pw_lp_end(&w, 100);
+    }
+    ck_assert_uint_eq(w.buf.len, 120);
+    /* 30 bytes: two whole lines (24), never part of a third. */
+    ck_assert_uint_eq(pw_lp_next_message(w.buf.data, w.buf.len, 30), 24);
+    ck_assert_uint_eq(pw_lp_next_message(w.buf.data, w.buf.len, 24), 24);
+    ck_assert_uint_eq(pw_lp_next_message(w.buf.data, w.buf.len, 1000), 120);
+    /* A line longer than the bound goes alone. */
+    ck_assert_uint_eq(pw_lp_next_message(w.buf.data, w.buf.len, 5), 12);
+    ck_assert_uint_eq(pw_lp_next_message(w.buf.data, 0, 5), 0);
+    pw_lp_writer_release(&w);
+}
+END_TEST
+
+START_TEST(test_next_message_keeps_newlines_inside_strings)
+{
+    struct pw_lp_writer w;
+    pw_lp_writer_init(&w);
+    pw_lp_begin(&w, "log\"x");   /* a quote in the measurement is literal */
+    pw_lp_tag(&w, "k", "a=\"b");
+    pw_lp_field_string(&w, "msg", "line one\nline \"two\"\n", 20);
+    pw_lp_end(&w, 1);
+    size_t first = w.buf.len;
+    pw_lp_begin(&w, "m");
+    pw_lp_field_int(&w, "v", 1);
+    pw_lp_end(&w, 2);
+    ck_assert_uint_eq(pw_lp_next_message(w.buf.data, w.buf.len, 1), first);
+    struct pw_lp_batch *b = pw_lp_batch_new();
+    struct pw_err err;
+    ck_assert_int_eq(pw_lp_parse(w.buf.data, first, 0, b, &err), 1);
+    pw_lp_batch_free(b);
+    pw_lp_writer_release(&w);
+}
+END_TEST
+
 static Suite *lineproto_suite(void)
 {
     Suite *s = suite_create("lineproto");
@@ -1021,6 +1063,8 @@ static Suite *lineproto_suite(void)
     tcase_add_test(tw, test_writer_begin_twice_drops_unfinished_line);
     tcase_add_test(tw, test_writer_rolls_back_lines_the_parser_would_refuse);
     tcase_add_test(tw, test_write_point_keeps_explicit_and_defaulted_timestamps);
+    tcase_add_test(tw, test_next_message_splits_at_lines_within_the_bound);
+    tcase_add_test(tw, test_next_message_keeps_newlines_inside_strings);
     suite_add_tcase(s, tw);
 
     TCase *tp = tcase_create("parser");
