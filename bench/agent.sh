@@ -5,7 +5,8 @@
 #
 #   ./bench/agent.sh            (builds ./build first if needed)
 #
-# Figures: RSS now and its peak (VmHWM) from /proc; CPU time of the whole
+# Figures: RSS now and its peak (VmHWM) from /proc, split into anonymous
+# memory (the agent's own) and file-backed pages (shared libraries' code); CPU time of the whole
 # process (all librdkafka threads included) per collection, from
 # /proc/PID/stat; and the CPU spent inside the host collector itself, from
 # the agent's own pipewatch_agent_collect_cpu_seconds_total.
@@ -55,11 +56,14 @@ d1=$(metric pipewatch_agent_kafka_delivered_total)
 p1=$(metric pipewatch_agent_points_total)
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$agent/status")
 hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$agent/status")
+anon=$(awk '/^RssAnon/ { print $2 }' "/proc/$agent/status")
+file=$(awk '/^RssFile/ { print $2 }' "/proc/$agent/status")
 n=$((c1 - c0))
 awk -v n="$n" -v t="$((t1 - t0))" -v hz="$hz" -v k0="$k0" -v k1="$k1" -v rss="$rss" \
-    -v hwm="$hwm" -v d="$d1" -v p="$p1" 'BEGIN {
+    -v hwm="$hwm" -v d="$d1" -v p="$p1" -v anon="$anon" -v file="$file" 'BEGIN {
   printf "collections:                 %d (%d points, %d messages delivered in all)\n", n, p, d
   printf "RSS now / peak:              %.1f MB / %.1f MB\n", rss / 1024, hwm / 1024
+  printf "  of which anonymous (heap, stacks): %.1f MB; file-backed (shared library pages): %.1f MB\n", anon / 1024, file / 1024
   printf "process CPU per collection:  %.3f ms (all threads; clock tick %d Hz)\n", (t / hz) * 1000 / n, hz
   printf "collector CPU per collection: %.3f ms\n", (k1 - k0) * 1000 / n
 }'
