@@ -94,8 +94,8 @@ stop_process() {
         sleep 0.05
     done
     if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
         return 124
     fi
     local rc=0
