@@ -74,7 +74,7 @@ static const char *const default_ignored_disks[] = {"loop*", "ram*", "zram*", NU
 static const char *const default_ignored_ifaces[] = {"lo", NULL};
 
 struct cpu_ticks {
-    unsigned long long user, kernel, nice, idle, iowait, steal, total;
+    unsigned long long user, kernel, nice, idle, iowait, steal;
     bool valid;
 };
 
@@ -162,23 +162,33 @@ static void collect_cpu(struct host_state *st, int64_t ts, struct pw_lp_writer *
     if (!cs || n == 0)
         return;
     struct cpu_ticks now = {cs->user, cs->kernel, cs->nice, cs->idle, cs->iowait,
-                            read_steal_ticks(), cs->total, true};
+                            read_steal_ticks(), true};
     sg_free_stats_buf(cs);
     struct cpu_ticks last = st->last;
     st->last = now;
     if (!last.valid)
         return;
-    unsigned long long total = delta(now.total, last.total);
+    /* The whole is the sum of the parts we report, as Telegraf computes it,
+     * not libstatgrab's total: iowait may go backwards (proc(5)), and a part
+     * clamped at 0 against a total that shrank would push the shares past
+     * 100 %. */
+    unsigned long long d_user = delta(now.user, last.user),
+                       d_kernel = delta(now.kernel, last.kernel),
+                       d_nice = delta(now.nice, last.nice),
+                       d_iowait = delta(now.iowait, last.iowait),
+                       d_steal = delta(now.steal, last.steal),
+                       d_idle = delta(now.idle, last.idle);
+    unsigned long long total = d_user + d_kernel + d_nice + d_iowait + d_steal + d_idle;
     if (total == 0)
         return;
     pw_lp_begin(w, "cpu");
     pw_lp_tag(w, "cpu", "cpu-total");
-    pw_lp_field_float(w, "usage_user", pct(delta(now.user, last.user), total));
-    pw_lp_field_float(w, "usage_system", pct(delta(now.kernel, last.kernel), total));
-    pw_lp_field_float(w, "usage_nice", pct(delta(now.nice, last.nice), total));
-    pw_lp_field_float(w, "usage_iowait", pct(delta(now.iowait, last.iowait), total));
-    pw_lp_field_float(w, "usage_steal", pct(delta(now.steal, last.steal), total));
-    pw_lp_field_float(w, "usage_idle", pct(delta(now.idle, last.idle), total));
+    pw_lp_field_float(w, "usage_user", pct(d_user, total));
+    pw_lp_field_float(w, "usage_system", pct(d_kernel, total));
+    pw_lp_field_float(w, "usage_nice", pct(d_nice, total));
+    pw_lp_field_float(w, "usage_iowait", pct(d_iowait, total));
+    pw_lp_field_float(w, "usage_steal", pct(d_steal, total));
+    pw_lp_field_float(w, "usage_idle", pct(d_idle, total));
     pw_lp_end(w, ts);
 }
 
