@@ -362,28 +362,37 @@ int pw_lp_write_point(struct pw_lp_writer *w, const struct pw_lp_point *p)
 /* The length of the line at buf[0..len) including its '\n' (or up to len).
  * Sections: measurement and tags up to the first unescaped space, then the
  * fields, where a '"' right after '=' opens a string that only an unescaped
- * '"' closes; a backslash escapes the next byte everywhere. */
+ * '"' closes. A backslash escapes exactly what the parser lets it escape
+ * (scan_name, scan_string): ',', ' ' and '=' in names, '"' and '\\' in
+ * strings; before anything else it is a literal byte. */
 static size_t line_length(const char *buf, size_t len)
 {
     int section = 0;            /* 0 series key, 1 fields, 2 timestamp */
     bool in_string = false;
+    bool after_eq = false;      /* the previous byte was an unescaped '=' */
     for (size_t i = 0; i < len; i++) {
         char c = buf[i];
-        if (c == '\\' && i + 1 < len) {
-            i++;
+        if (in_string) {
+            if (c == '\\' && i + 1 < len && (buf[i + 1] == '"' || buf[i + 1] == '\\'))
+                i++;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (in_string) {
-            if (c == '"')
-                in_string = false;
+        bool was_after_eq = after_eq;
+        after_eq = false;
+        if (c == '\\' && i + 1 < len && is_special(buf[i + 1], true)) {
+            i++;
             continue;
         }
         if (c == '\n')
             return i + 1;
         if (c == ' ' && section < 2)
             section++;
-        else if (section == 1 && c == '"' && i > 0 && buf[i - 1] == '=')
+        else if (section == 1 && c == '"' && was_after_eq)
             in_string = true;
+        else if (section == 1 && c == '=')
+            after_eq = true;
     }
     return len;
 }

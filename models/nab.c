@@ -52,9 +52,6 @@ static int add_file(const struct pw_nab_file *f, const struct pw_nab_profile *p,
     bool have_prev = false;
     size_t prev_right = 0;
     double prev_width = 0;
-    for (size_t i = 1; i < f->n; i++)
-        if (f->ts[i] <= f->ts[i - 1])
-            return pw_err_set(err, "NAB scorer: timestamps must increase (row %zu)", i);
     for (size_t i = 0; i < f->n; i++) {
         if (cur < 0 && w < f->nwindows && f->ts[i] >= f->windows[w][0]) {
             cur_left = i;

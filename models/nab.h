@@ -24,8 +24,11 @@
  *   detector that never fires) and perfect = tp W (one detection at the left
  *   edge of each of the W scored windows).
  *
- * Windows are given as timestamps, as in NAB's combined_windows.json; a
- * window covers the rows whose timestamps fall within it. */
+ * Windows are given as timestamps, as in NAB's combined_windows.json. Rows
+ * are taken in file order: a window starts at the first row whose timestamp
+ * reaches its start and runs over the following rows while their
+ * timestamps stay within its end. (Two of NAB's own files step back in
+ * time — a replayed daylight-saving hour — and are scored in file order.) */
 #ifndef PW_MODELS_NAB_H
 #define PW_MODELS_NAB_H
 
@@ -43,7 +46,7 @@ struct pw_nab_profile {
  * "reward_low_FP_rate", "reward_low_FN_rate". */
 extern const struct pw_nab_profile pw_nab_profiles[3];
 
-/* One data file: n rows with timestamps (any unit, increasing) and the
+/* One data file: n rows with timestamps (any unit, in file order) and the
  * detector's anomaly scores, and its labelled windows [start, end]
  * (inclusive, same unit, in time order, not overlapping). Borrowed. */
 struct pw_nab_file {
@@ -66,8 +69,7 @@ struct pw_nab_result {
 };
 
 /* Scores a corpus under one profile. Returns 0, or -1 with err set (no
- * rows, no scored window, timestamps not increasing, a window that covers
- * no row, out of memory). */
+ * rows, no scored window, a window that covers no row, out of memory). */
 int pw_nab_score(const struct pw_nab_file *files, size_t nfiles,
                  const struct pw_nab_profile *profile,
                  struct pw_nab_result *out, struct pw_err *err);

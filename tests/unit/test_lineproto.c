@@ -1047,11 +1047,46 @@ START_TEST(test_next_message_keeps_newlines_inside_strings)
 }
 END_TEST
 
+/* Found by the instrumented fuzzer: the splitter must read a backslash as
+ * the parser does (an escape only before what it may escape), or it starts
+ * a string where there is none and cuts a line in two. */
+START_TEST(test_next_message_reads_backslashes_as_the_parser_does)
+{
+    struct pw_lp_writer w;
+    pw_lp_writer_init(&w);
+    pw_lp_begin(&w, "\"h\\ bm");                 /* "h\ bm: literal '\', escaped ' ' */
+    pw_lp_field_string(&w, "s", "a\nb", 3);
+    pw_lp_end(&w, 1);
+    pw_lp_begin(&w, "m");
+    pw_lp_field_int(&w, "g=\"h", 1);                /* key g="h: "\=" then a quote */
+    pw_lp_end(&w, 2);
+    pw_lp_begin(&w, "m");
+    pw_lp_field_string(&w, "s", "x\ny", 3);
+    pw_lp_end(&w, 3);
+    struct pw_lp_batch *b = pw_lp_batch_new();
+    struct pw_err err;
+    size_t off = 0;
+    int lines = 0;
+    while (off < w.buf.len) {
+        size_t len = pw_lp_next_message(w.buf.data + off, w.buf.len - off, 1);
+        ck_assert_msg(pw_lp_parse(w.buf.data + off, len, 0, b, &err) == 1,
+                      "message %d: %s", lines, err.msg);
+        pw_lp_batch_reset(b);
+        off += len;
+        lines++;
+    }
+    ck_assert_int_eq(lines, 3);
+    pw_lp_batch_free(b);
+    pw_lp_writer_release(&w);
+}
+END_TEST
+
 static Suite *lineproto_suite(void)
 {
     Suite *s = suite_create("lineproto");
     TCase *tw = tcase_create("writer");
     tcase_add_test(tw, test_writer_escapes_measurement_comma_and_space);
+    tcase_add_test(tw, test_next_message_reads_backslashes_as_the_parser_does);
     tcase_add_test(tw, test_writer_docs_example_exact);
     tcase_add_test(tw, test_writer_escapes_keys_tag_values_and_strings);
     tcase_add_test(tw, test_writer_every_field_type_exact);
