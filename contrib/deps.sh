@@ -9,6 +9,7 @@ packages=(
   librdkafka-dev libstatgrab-dev libgsl-dev libcurl4-openssl-dev check
   libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev libssl-dev
   kcat procps curl python3 valgrind
+  python3-numpy python3-sklearn
 )
 
 missing=()
