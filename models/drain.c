@@ -342,6 +342,11 @@ static int line_ids(struct pw_drain *d, const struct pw_logtok_line *l,
         } else {
             ids[i] = vocab_find(d, s, l->len[i], hash_bytes(s, l->len[i]));
         }
+        /* A literal "<*>" in the line is the wildcard's own text: read it
+         * as a variable, or the line could never match its own template
+         * (found by fuzz_tagger). */
+        if (ids[i] == WILD)
+            fl[i] |= PW_LOGTOK_VAR;
     }
     return 0;
 }

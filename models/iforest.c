@@ -18,6 +18,7 @@
  * load-compare-add per step and no branch that depends on the data. */
 #include "models/iforest.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -331,6 +332,89 @@ const struct pw_iforest_node *pw_iforest_tree(const struct pw_iforest *f,
     }
     *n_nodes = f->tree_start[tree + 1] - f->tree_start[tree];
     return f->nodes + f->tree_start[tree];
+}
+
+const uint32_t *pw_iforest_tree_counts(const struct pw_iforest *f, size_t tree)
+{
+    return tree < f->n_trees ? f->sizes + f->tree_start[tree] : NULL;
+}
+
+/* Checks one tree read from outside so that every walk ends inside it:
+ * children point strictly forward (no cycle) and within the tree, an
+ * internal node splits on a feature < d at a finite value, a leaf names
+ * feature d, points to itself and holds a finite path length >= 0 (the
+ * scoring loop's -inf column relies on "-inf < split" at a leaf). Also
+ * finds the tree's depth, which the lockstep walk needs. */
+static int check_tree(const struct pw_iforest_node *t, size_t len, size_t d, size_t tree,
+                      unsigned char *depth_out, struct pw_err *err)
+{
+    if (len == 0)
+        return pw_err_set(err, "iforest: tree %zu has no nodes", tree);
+    unsigned char *depth = calloc(len, 1);
+    if (!depth)
+        return pw_err_set(err, "iforest: out of memory");
+    unsigned char deepest = 0;
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        const struct pw_iforest_node *nd = &t[i];
+        if (nd->feature == d) {
+            if (nd->child != i || !isfinite(nd->split) || nd->split < 0)
+                rc = pw_err_set(err, "iforest: tree %zu, node %zu: a malformed leaf", tree, i);
+            else if (depth[i] > deepest)
+                deepest = depth[i];
+        } else if (nd->feature > d || nd->child <= i || (size_t)nd->child + 1 >= len ||
+                   !isfinite(nd->split)) {
+            rc = pw_err_set(err, "iforest: tree %zu, node %zu: a malformed split", tree, i);
+        } else if (depth[i] == UCHAR_MAX) {
+            rc = pw_err_set(err, "iforest: tree %zu is deeper than %d", tree, UCHAR_MAX);
+        } else {
+            depth[nd->child] = depth[nd->child + 1] = (unsigned char)(depth[i] + 1);
+        }
+    }
+    free(depth);
+    *depth_out = deepest;
+    return rc;
+}
+
+struct pw_iforest *pw_iforest_from_parts(size_t n_trees, size_t d, size_t psi,
+                                         const struct pw_iforest_node *nodes,
+                                         const size_t *tree_nodes, const uint32_t *counts,
+                                         struct pw_err *err)
+{
+    if (n_trees < 1 || n_trees > PW_IFOREST_MAX_TREES || d < 1 ||
+        d > PW_IFOREST_MAX_FEATURES || psi < 1 || psi > PW_IFOREST_MAX_PSI) {
+        pw_err_set(err, "iforest: %zu trees, %zu features, psi %zu: out of range", n_trees,
+                   d, psi);
+        return NULL;
+    }
+    size_t total = 0;
+    for (size_t t = 0; t < n_trees; t++) {
+        if (tree_nodes[t] > 2 * psi - 1) {
+            pw_err_set(err, "iforest: tree %zu has %zu nodes; psi %zu allows %zu", t,
+                       tree_nodes[t], psi, 2 * psi - 1);
+            return NULL;
+        }
+        total += tree_nodes[t];
+    }
+    struct pw_iforest *f = alloc_forest(n_trees, d, psi, total);
+    if (!f) {
+        pw_err_set(err, "iforest: out of memory for %zu nodes", total);
+        return NULL;
+    }
+    memcpy(f->nodes, nodes, total * sizeof *nodes);
+    memcpy(f->sizes, counts, total * sizeof *counts);
+    f->n_nodes = total;
+    size_t at = 0;
+    for (size_t t = 0; t < n_trees; t++) {
+        f->tree_start[t] = at;
+        if (check_tree(f->nodes + at, tree_nodes[t], d, t, &f->tree_depth[t], err) < 0) {
+            pw_iforest_free(f);
+            return NULL;
+        }
+        at += tree_nodes[t];
+    }
+    f->tree_start[n_trees] = at;
+    return f;
 }
 
 /* ---- scoring */

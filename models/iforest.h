@@ -111,6 +111,23 @@ size_t pw_iforest_bytes(const struct pw_iforest *f);
 const struct pw_iforest_node *pw_iforest_tree(const struct pw_iforest *f,
                                               size_t tree, size_t *n_nodes);
 
+/* The training counts of tree `tree`'s nodes (parallel to
+ * pw_iforest_tree), or NULL past the last tree. */
+const uint32_t *pw_iforest_tree_counts(const struct pw_iforest *f, size_t tree);
+
+/* A forest from the parts the two functions above give (for the bundle
+ * codec): tree_nodes[n_trees] node counts, then the nodes and counts of
+ * every tree one after the other (copied). Everything is checked so that
+ * scoring a forest read from a file can neither loop nor leave its trees:
+ * children strictly forward and inside their tree, features < d at
+ * internal nodes and = d at leaves, leaves pointing to themselves with a
+ * finite path length >= 0, at most 2 psi - 1 nodes per tree. NULL with err
+ * set otherwise. */
+struct pw_iforest *pw_iforest_from_parts(size_t n_trees, size_t d, size_t psi,
+                                         const struct pw_iforest_node *nodes,
+                                         const size_t *tree_nodes, const uint32_t *counts,
+                                         struct pw_err *err);
+
 /* c(n) as defined above: 0 for n <= 1, 1 for n = 2, else
  * 2 (ln(n - 1) + 0.5772156649) - 2 (n - 1) / n. */
 double pw_iforest_c(double n);
