@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -170,9 +171,13 @@ int pw_nab_load(const char *nab_dir, const char *const *groups,
     char path[4096];
     snprintf(path, sizeof path, "%s/labels/combined_windows.json", nab_dir);
     json_error_t jerr;
-    json_t *labels = json_load_file(path, 0, &jerr);
-    if (!labels)
-        return pw_err_set(err, "%s:%d: %s", path, jerr.line, jerr.text);
+    json_t *labels = NULL;
+    if (access(path, F_OK) == 0 || errno != ENOENT) {
+        labels = json_load_file(path, 0, &jerr);
+        if (!labels)
+            return pw_err_set(err, "%s:%d: %s", path, jerr.line, jerr.text);
+    }
+    out->labelled = labels != NULL;
     char labels_path[4096];
     snprintf(labels_path, sizeof labels_path, "%s", path);
 
@@ -218,7 +223,8 @@ int pw_nab_load(const char *nab_dir, const char *const *groups,
             snprintf(s->name, nl, "%s/%s", g->d_name, e->d_name);
             char fpath[8192];
             snprintf(fpath, sizeof fpath, "%s/%s", gpath, e->d_name);
-            if (read_csv(fpath, s, err) < 0 || attach_windows(labels, labels_path, s, err) < 0)
+            if (read_csv(fpath, s, err) < 0 ||
+                (labels && attach_windows(labels, labels_path, s, err) < 0))
                 rc = -1;
         }
         closedir(d);

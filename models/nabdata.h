@@ -9,6 +9,7 @@
 #ifndef PW_MODELS_NABDATA_H
 #define PW_MODELS_NABDATA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,12 +30,14 @@ struct pw_nab_series {
 struct pw_nab_corpus {
     struct pw_nab_series *series;
     size_t n;
+    bool labelled;             /* labels/combined_windows.json was there */
 };
 
 /* Loads every data/<group>/<file>.csv under nab_dir whose group is in `groups`
  * (NULL-terminated; NULL for all groups), sorted by name, with their
- * windows (a file absent from the labels has none). On error returns -1
- * with err set and *out empty. */
+ * windows (a file absent from the labels has none; without a labels file
+ * at all, none has any and `labelled` is false). On error returns -1 with
+ * err set and *out empty. */
 int pw_nab_load(const char *nab_dir, const char *const *groups,
                 struct pw_nab_corpus *out, struct pw_err *err);
 

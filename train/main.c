@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "train/bundle_cmds.h"
+#include "train/evaluate.h"
 
 struct command {
     const char *name;
@@ -12,6 +13,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"evaluate", pw_cmd_evaluate, "evaluate --nab DIR [--nab-results OUT] [--json]   the detector on a NAB-layout corpus, scored by NAB's rules"},
     {"inspect", pw_cmd_inspect, "inspect [--json] BUNDLE    what a bundle holds and where it came from"},
     {"diff", pw_cmd_diff, "diff BUNDLE BUNDLE          what changed between two bundles (exit 1 if anything)"},
     {"verify", pw_cmd_verify, "verify DIR                  every checksum and the parent chain of a models directory"},
