@@ -1,6 +1,7 @@
 /* bench/bench_holtwinters.c — what Holt-Winters costs: online updates per
  * second on one core (one hot series, and many series round-robin from
- * flat arrays, the way the analyzer holds them), bytes per series, and the
+ * flat array of states, the way the analyzer holds them), bytes per
+ * series (the state, season included, for any period), and the
  * time to fit and to detect the period of a two-week window of 5-minute
  * samples. Not a test: it prints figures. Data is synthetic (a daily sine,
  * a slow trend and deterministic pseudo-random noise), so the figures do
@@ -47,16 +48,15 @@ static int run_updates(uint32_t period, size_t nseries, size_t samples)
     struct pw_hw_model m;
     pw_hw_model_default(&m, period, 60, true);
     struct pw_hw_state *st = malloc(nseries * sizeof *st);
-    float *season = period ? malloc(nseries * period * sizeof *season) : NULL;
     double *vals = malloc(NVALUES * sizeof *vals);
-    if (!st || (period && !season) || !vals) {
+    if (!st || !vals) {
         fprintf(stderr, "bench-holtwinters: out of memory for %zu series\n",
                 nseries);
         return -1;
     }
     synth(vals, NVALUES, period);
     for (size_t i = 0; i < nseries; i++)
-        pw_hw_init(&st[i], &m, season ? season + i * period : NULL);
+        pw_hw_init(&st[i], &m);
     size_t rounds = samples / nseries ? samples / nseries : 1;
     /* Warm-up round: first samples, page faults. */
     for (size_t i = 0; i < nseries; i++)
@@ -70,14 +70,15 @@ static int run_updates(uint32_t period, size_t nseries, size_t samples)
     double dt = cpu_s() - t0, sum = 0;
     for (size_t i = 0; i < nseries; i++)
         sum += st[i].level;
-    size_t per = sizeof *st + period * sizeof(float);
-    printf("updates: %7zu series x %5zu rounds, m %4u: %6.1f M samples/s "
-           "(%5.1f ns each), %5zu B/series, %7.1f MB in all [check %.3g]\n",
-           nseries, rounds, period, rounds * nseries / dt / 1e6,
+    size_t per = sizeof *st;
+    printf("updates: %7zu series x %5zu rounds, m %4u (K %2u): %6.1f M "
+           "samples/s (%5.1f ns each), %5zu B/series, %7.1f MB in all "
+           "[check %.3g]\n",
+           nseries, rounds, period, pw_hw_knots(&m),
+           rounds * nseries / dt / 1e6,
            dt / (rounds * nseries) * 1e9, per, per * nseries / 1e6,
            sum / nseries);
     free(st);
-    free(season);
     free(vals);
     return 0;
 }
@@ -114,14 +115,18 @@ int main(int argc, char **argv)
                         "[SAMPLES]]]\n");
         return 2;
     }
-    printf("sizeof(struct pw_hw_state) = %zu B; per series with the season "
-           "(float[m]): m 0: %zu, 24: %zu, 46: %zu, 48: %zu, 288: %zu, "
-           "2016: %zu B\n", sizeof(struct pw_hw_state),
-           sizeof(struct pw_hw_state), sizeof(struct pw_hw_state) + 24 * 4,
-           sizeof(struct pw_hw_state) + 46 * 4,
-           sizeof(struct pw_hw_state) + 48 * 4,
-           sizeof(struct pw_hw_state) + 288 * 4,
-           sizeof(struct pw_hw_state) + 2016 * 4);
+    /* The season is inside the state (K = min(m, PW_HW_SEASON_KNOTS)
+     * knots), so the bytes per series do not depend on m. */
+    uint32_t ms[] = {0, 24, 48, 288, 2016};
+    printf("bytes per series = sizeof(struct pw_hw_state), season "
+           "included:");
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        struct pw_hw_model dm;
+        pw_hw_model_default(&dm, ms[i], 60, false);
+        printf(" m %u (K %u): %zu B%s", ms[i], pw_hw_knots(&dm),
+               sizeof(struct pw_hw_state),
+               i + 1 < sizeof ms / sizeof ms[0] ? "," : "\n");
+    }
     if (run_updates(period, 1, samples) < 0 ||
         run_updates(period, nseries, samples) < 0 ||
         run_updates(0, nseries, samples) < 0 ||

@@ -4,36 +4,55 @@
  * Why: a threshold on a metric that has a daily rhythm either fires every
  * evening or never. Holt-Winters carries a level, a trend and a seasonal
  * profile forward by exponential smoothing, so "what should this be now,
- * and how far off is unusual" costs a few multiplications per sample and a
- * few dozen bytes per series. The analyzer holds millions of series, so the
+ * and how far off is unusual" costs a few multiplications per sample and
+ * 256 bytes per series. The analyzer holds millions of series, so the
  * design separates what is shared from what is per series:
  *
  *   struct pw_hw_model   parameters (alpha, beta, gamma, phi), the season
  *                        period m and the nominal sampling step: one per
  *                        metric class, shared (borrowed) by many series;
- *   struct pw_hw_state   the per-series state: a fixed-size plain struct
- *                        the caller owns (an element of a flat array), plus
- *   float season[m]      the seasonal components, caller-owned storage
- *                        (typically one flat array of nseries * m floats);
- *                        the state keeps a pointer to it.
+ *   struct pw_hw_state   the per-series state, seasonal profile included:
+ *                        a fixed-size plain struct with no pointer, which
+ *                        the caller owns (an element of a flat array) and
+ *                        may copy or persist byte for byte.
  *
- * Memory per series (x86-64): sizeof(struct pw_hw_state) = 72 bytes plus
- * 4 m bytes of season, nothing else (no allocation per series or per
- * sample). The 256-byte budget therefore holds for m <= 46 (e.g. hourly
- * data with a daily period, m = 24; 30-min data, m = 48, is 264 B). A daily
- * period at 5-minute samples (m = 288) costs 1224 B per series; keeping
- * such a series within 256 B needs a coarser seasonal profile (not done
- * here). bench-holtwinters prints the figures.
+ * Memory per series: exactly sizeof(struct pw_hw_state) = 256 bytes
+ * (x86-64 and any ABI with 8-byte doubles: 64 bytes of level, trend,
+ * variance, timestamp and counters plus PW_HW_SEASON_KNOTS = 48 floats of
+ * season), whatever the period, nothing else (no allocation per series or
+ * per sample): 10 M series take 2.56 GB. A period of up to 48 samples is
+ * held exactly; a longer one is compressed (below). bench-holtwinters
+ * prints the figures.
  *
  * The model, in error-correction form (Hyndman et al., "Forecasting with
- * exponential smoothing", 2008, ETS(A,Ad,A); fpp3 section 8.3), with
- * s_{t-m} the season slot of the sample being predicted:
+ * exponential smoothing", 2008, ETS(A,Ad,A); fpp3 section 8.3). The
+ * season is a periodic piecewise-linear function of the phase p in
+ * [0, m) (the sample's position in the season) with K = min(m,
+ * PW_HW_SEASON_KNOTS) knots c_0 .. c_{K-1}, knot k at phase k m / K:
  *
- *     forecast   yhat = l + phi b + s_{t-m}
+ *     x = p K / m,  i = floor(x),  f = x - i,  j = (i + 1) mod K
+ *     s(p)       = (1 - f) c_i + f c_j
+ *     forecast   yhat = l + phi b + s(p)
  *     error      e    = y - yhat
  *     level      l'   = l + phi b + alpha e
  *     trend      b'   = phi b + alpha beta e
- *     season     s_t  = s_{t-m} + gamma e
+ *     season     c_i' = c_i + (1 - f) gamma e,   c_j' = c_j + f gamma e
+ *
+ * With K = m, x = p and f = 0: c_p is the season slot s_{t-m} of the
+ * classical model and the update is s_t = s_{t-m} + gamma e, the same
+ * arithmetic to the bit (period <= 48). With K < m the seasonal update is
+ * a gradient step of size gamma on the squared error in the knots, so the
+ * knots track the least-squares piecewise-linear fit of the season: what
+ * is lost is detail finer than m / K samples. On NAB (two weeks of
+ * training, the rest held out, one step ahead, fitted parameters; see
+ * test_holtwinters) the cost grows with the sharpness of the profile:
+ * nyc_taxi with its daily period (m = 48) is not compressed and its
+ * figures are unchanged; with its weekly period (m = 336 at 30 min, a knot every 3.5
+ * h) 1.33e6 -> 1.80e6 (x 1.35); art_daily_small_noise (m = 288 at 5 min,
+ * a knot every 30 min), a square wave whose 5-minute steps the knots
+ * cannot follow, 10.1 -> 23.7 (x 2.35). pw_hw_holdout_mse measures it for
+ * any series; where it matters, a coarser step (m <= 48) keeps the model
+ * exact.
  *
  * beta here is the share of a level change taken into the trend (fpp3's
  * beta*, in (0, 1)); gamma is in (0, 1 - alpha); phi in (0, 1], 1 meaning
@@ -52,6 +71,10 @@
 
 /* Largest season period accepted (a week of 5-minute samples). */
 #define PW_HW_MAX_PERIOD 2016
+
+/* Knots of the seasonal profile held per series: K = min(m, this). 48
+ * fills the state to exactly 256 bytes. */
+#define PW_HW_SEASON_KNOTS 48
 
 struct pw_hw_params {
     double alpha;   /* level smoothing, (0, 1) */
@@ -93,7 +116,6 @@ struct pw_hw_state {
     double trend;
     double var;             /* residual variance estimate (see var_weight) */
     double last_ts_s;       /* newest accepted timestamp; NAN before any */
-    float *season;          /* borrowed, model period floats; NULL if m = 0 */
     uint32_t updates;       /* one-step errors folded into the state (the
                                very first sample of a cold start only sets
                                the level and is not one) */
@@ -106,24 +128,26 @@ struct pw_hw_state {
     uint32_t gap_steps;     /* missing steps bridged without an update */
     uint32_t resets;        /* gaps longer than max_gap_steps */
     uint32_t flags;         /* internal */
+    float season[PW_HW_SEASON_KNOTS];  /* knots c_0 .. c_{K-1} (see the
+                               model above); the rest stay 0 */
 };
 
-/* A cold start: no level yet, season all zero. season must hold
- * m->period floats (NULL if the period is 0); s keeps the pointer, and the
- * caller keeps it alive and unshared for as long as s is used. The first
- * accepted sample sets the level; the season is learnt at rate gamma. */
-void pw_hw_init(struct pw_hw_state *s, const struct pw_hw_model *m,
-                float *season);
+/* K, the knots the model's season uses: min(period, PW_HW_SEASON_KNOTS),
+ * 0 without season. */
+uint32_t pw_hw_knots(const struct pw_hw_model *m);
+
+/* A cold start: no level yet, season all zero. The first accepted sample
+ * sets the level; the season is learnt at rate gamma. */
+void pw_hw_init(struct pw_hw_state *s, const struct pw_hw_model *m);
 
 /* A warm start from a training window y[0..n), sampled at the model's
  * step, the last sample at ts_last_s. Initial components by classical
  * decomposition (see pw_hw_fit), then every sample is fed through the
  * update, so the state ends where an online series would (season_idx =
- * n mod m, updates = n, var from all n one-step errors). season as for
- * pw_hw_init. Returns -1 with err if n is below pw_hw_min_train(m) or a
+ * n mod m, updates = n, var from all n one-step errors). Returns -1 with err if n is below pw_hw_min_train(m) or a
  * value is not finite; s is then a cold start. */
 int pw_hw_start(struct pw_hw_state *s, const struct pw_hw_model *m,
-                float *season, const double *y, size_t n, double ts_last_s,
+                const double *y, size_t n, double ts_last_s,
                 struct pw_err *err);
 
 /* Training samples pw_hw_start and pw_hw_fit need: 2 m for a seasonal
@@ -151,12 +175,15 @@ int pw_hw_update(struct pw_hw_state *s, const struct pw_hw_model *m,
 /* An h-step-ahead forecast from the state (h = 1 is the next step on the
  * grid, at last_ts_s + step_s):
  *
- *     mean   = l + phi_h b + s[(season_idx + h - 1) mod m]
+ *     mean   = l + phi_h b + s(q),  q = (season_idx + h - 1) mod m
  *     var_h  = var (1 + sum_{j=1}^{h-1} c_j^2),
- *     c_j    = alpha + alpha beta phi_j + gamma [j mod m == 0]
+ *     c_j    = alpha + alpha beta phi_j + gamma <w(q - j), w(q)>
  *
- * with phi_j = phi + phi^2 + ... + phi^j (= j if undamped). The variance
- * multiplier is exact for the linear ETS(A,Ad,A) model with homoscedastic
+ * with phi_j = phi + phi^2 + ... + phi^j (= j if undamped) and w(p) the
+ * knot weights of phase p ((1 - f) at knot i, f at knot j): the share of
+ * an error at phase q - j that the season carries to phase q. With K = m
+ * the product is [j mod m == 0], the textbook multiplier. It is exact for
+ * the linear model above with homoscedastic
  * Gaussian errors (Hyndman et al. 2008, eq. 6.4 class 1; fpp3 table 9.7
  * gives the same sum in closed form); var is our estimate of sigma^2 (see
  * var_weight), and the interval ignores parameter uncertainty. On real
@@ -198,19 +225,20 @@ struct pw_hw_fit_result {
  * clamped away from 0 and 1 by 1e-4 so that starting values on the bounds
  * work. The recursion for each trial starts from the decomposition:
  *   - seasonal: a centred moving average of order m (2 x m when m is even)
- *     over the first K = min(n / m, 4) seasons is the trend-cycle; the
+ *     over the first S = min(n / m, 4) seasons is the trend-cycle; the
  *     season is the mean of y - MA per slot over those seasons, shifted to
- *     sum to 0; level and trend are the least-squares line through the
- *     deseasonalised first K seasons, taken at index -1 (the state before
- *     y[0]);
+ *     sum to 0; with fewer knots than the period (K < m) knot k takes
+ *     the mean of that season weighted by its interpolation weights
+ *     w_k(p) (a hat of width 2 m / K around phase k m / K), and the knots
+ *     are shifted so that s(p) sums to 0 over a season; level and trend
+ *     are the least-squares line through the deseasonalised (by s(p))
+ *     first S seasons, taken at index -1 (the state before y[0]);
  *   - no season: the least-squares line through the first 10 samples.
  * The errors of all n samples count (the decomposition's own samples
- * included). The result is stable (pw_hw_stable) when m <=
- * PW_HW_STABILITY_MAX_PERIOD: a trial that would improve on the best
- * stable one so far is root-checked and, if unstable, scored as +huge;
- * above that period stability is not checked. If the fit does not beat
- * the starting parameters and those are stable (or unchecked), they are
- * kept. On success updates m->p and returns 0. Returns -1 with err,
+ * included). The result is stable (pw_hw_stable), for every period: a
+ * trial that would improve on the best stable one so far is root-checked
+ * and, if unstable, scored as +huge. If the fit does not beat the starting
+ * parameters and those are stable, they are kept. On success updates m->p and returns 0. Returns -1 with err,
  * m untouched, if n < pw_hw_min_train(m), a value is not finite, the model
  * is invalid or memory runs out. Allocates O(m) scratch. GSL's error
  * handler is switched off around its calls as in models/trend.h (same
@@ -225,21 +253,48 @@ int pw_hw_fit(struct pw_hw_model *m, const double *y, size_t n,
  * grows without bound on any data: alpha 0.2, beta 0.1, gamma 0.1, phi
  * 0.98, m 48 has a root of modulus 1.000216 and reaches 1e12 after about
  * 140 000 samples (test_holtwinters shows it). The longer the season, the
- * smaller the stable region. pw_hw_max_root computes the largest modulus:
- * for m > 0 the roots of forecast::admissible's polynomial (R package
- * forecast, the seasonal unit root removed)
- *     z^{m+1} + (a + b - phi) z^m + (a + b - a phi) (z^{m-1} + ... + z^2)
- *     + (a + b - a phi + g - 1) z + phi (1 - a - g),
- * a = alpha, b = alpha beta, g = gamma, by GSL's companion-matrix solver,
- * O(m^3): 0.2 ms at m = 48, 13 ms at m = 288, 0.4 s at m = 1008; for
- * m = 0 the eigenvalues of the 2 x 2 D. Returns -1 with err if the model
- * is invalid, m > PW_HW_STABILITY_MAX_PERIOD or the solver fails.
+ * smaller the stable region. pw_hw_max_root computes the largest modulus
+ * of the model that actually runs (with its K knots), per step:
+ *   - K = m (period <= 48): the roots of forecast::admissible's polynomial
+ *     (R package forecast, the seasonal unit root removed)
+ *       z^{m+1} + (a + b - phi) z^m + (a + b - a phi) (z^{m-1} + ... + z^2)
+ *       + (a + b - a phi + g - 1) z + phi (1 - a - g),
+ *     a = alpha, b = alpha beta, g = gamma, by GSL's companion-matrix
+ *     solver, O(m^3), 0.2 ms at m = 48;
+ *   - K < m: the compressed model is periodic, not constant (the knot
+ *     weights depend on the phase), so the criterion is its monodromy
+ *     matrix M = D_{m-1} ... D_0, the product of the m discount matrices
+ *     D_p = F - g_p w_p' on (l, b, c_0 .. c_{K-1}) over one season; the
+ *     direction (1, 0, -1, ..., -1) (level up, every knot down: the same
+ *     forecasts) is an exact eigenvector of every D_p with eigenvalue 1
+ *     and is deflated away, as the polynomial's seasonal unit root is, and
+ *     the result is rho(M)^(1/m), rho the largest eigenvalue modulus (GSL's
+ *     nonsymmetric eigensolver on a (K+1)^2 matrix): O(m K + K^3), about
+ *     1 ms, for any period up to PW_HW_MAX_PERIOD. It is not the
+ *     uncompressed model's stability: the two differ, and the series runs
+ *     the compressed one. (Checked while developing, with the same code
+ *     run at K = m: for phi = 1 it gives the polynomial's root to 1e-15;
+ *     for phi < 1 it agrees to 1e-9 with the eigenvalues of the classical
+ *     D itself, and both differ from the polynomial's root by up to 1e-4,
+ *     e.g. m 48, beta 0.1, phi 0.98: 1.0002025 against 1.000216.)
+ *   - m = 0: the eigenvalues of the 2 x 2 D.
+ * Returns -1 with err if the model is invalid or the solver fails.
  * pw_hw_stable: max root <= 1 + 1e-10 (false on any error). */
-#define PW_HW_STABILITY_MAX_PERIOD 600
-
 int pw_hw_max_root(const struct pw_hw_model *m, double *max_root,
                    struct pw_err *err);
 bool pw_hw_stable(const struct pw_hw_model *m);
+
+/* What the compression costs on a series: the one-step MSE over the
+ * held-out y[train..n) of the model run with `knots` knots (2..period;
+ * 0 = the model's own K) instead of K, warm-started on y[0..train) as
+ * pw_hw_start does and then updated sample by sample as pw_hw_update does
+ * on a regular grid. knots = period is the uncompressed classical model
+ * for any period. The model must be seasonal. Allocates O(m). Returns -1
+ * with err on an invalid model or knots, train < pw_hw_min_train, n <=
+ * train, a non-finite value or no memory. */
+int pw_hw_holdout_mse(const struct pw_hw_model *m, uint32_t knots,
+                      const double *y, size_t train, size_t n, double *mse,
+                      struct pw_err *err);
 
 /* Season period detection from the autocorrelation function. */
 struct pw_hw_period {
