@@ -117,6 +117,12 @@ int pw_loghub_load(const char *dir, const char *system, struct pw_loghub *out,
     if ((size_t)snprintf(path, sizeof path, "%s/%s/%s_2k.log_structured.csv",
                          dir, system, system) >= sizeof path)
         return pw_err_set(err, "loghub: path too long for %s", system);
+    return pw_loghub_load_file(path, out, err);
+}
+
+int pw_loghub_load_file(const char *path, struct pw_loghub *out, struct pw_err *err)
+{
+    memset(out, 0, sizeof *out);
     size_t len;
     char *text = slurp(path, &len, err);
     if (!text)

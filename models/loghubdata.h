@@ -31,6 +31,9 @@ struct pw_loghub {
 int pw_loghub_load(const char *dir, const char *system, struct pw_loghub *out,
                    struct pw_err *err);
 
+/* The same for a structured CSV at any path. */
+int pw_loghub_load_file(const char *path, struct pw_loghub *out, struct pw_err *err);
+
 /* Frees what pw_loghub_load allocated; accepts an empty or zeroed *l. */
 void pw_loghub_free(struct pw_loghub *l);
 

@@ -5,6 +5,7 @@
 
 #include "train/bundle_cmds.h"
 #include "train/evaluate.h"
+#include "train/tagger_cmd.h"
 
 struct command {
     const char *name;
@@ -14,6 +15,7 @@ struct command {
 
 static const struct command commands[] = {
     {"evaluate", pw_cmd_evaluate, "evaluate --nab DIR [--nab-results OUT] [--json]   the detector on a NAB-layout corpus, scored by NAB's rules"},
+    {"tagger", pw_cmd_tagger, "tagger (--tsv F | --loghub-csv F) [--holdout S] [--out BUNDLE]   train and score the log classifier"},
     {"inspect", pw_cmd_inspect, "inspect [--json] BUNDLE    what a bundle holds and where it came from"},
     {"diff", pw_cmd_diff, "diff BUNDLE BUNDLE          what changed between two bundles (exit 1 if anything)"},
     {"verify", pw_cmd_verify, "verify DIR                  every checksum and the parent chain of a models directory"},
