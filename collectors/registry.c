@@ -1,11 +1,15 @@
 /* collectors/registry.c — the table of collectors. One line per collector. */
 #include "collectors/collector.h"
 #include "collectors/host.h"
+#include "collectors/kafka_lag.h"
+#include "collectors/landing.h"
 
 #include <string.h>
 
 const struct pw_collector_ops *const pw_collectors[] = {
     &pw_host_collector,
+    &pw_kafka_lag_collector,
+    &pw_landing_collector,
     NULL,
 };
 
