@@ -1,8 +1,10 @@
 /* collectors/registry.c — the table of collectors. One line per collector. */
 #include "collectors/collector.h"
+#include "collectors/exec.h"
 #include "collectors/host.h"
 #include "collectors/kafka_lag.h"
 #include "collectors/landing.h"
+#include "collectors/prometheus.h"
 
 #include <string.h>
 
@@ -10,6 +12,8 @@ const struct pw_collector_ops *const pw_collectors[] = {
     &pw_host_collector,
     &pw_kafka_lag_collector,
     &pw_landing_collector,
+    &pw_prometheus_collector,
+    &pw_exec_collector,
     NULL,
 };
 

@@ -14,7 +14,8 @@
  *  - A YAML null for a key (`~`, `null`, `Null`, `NULL`, `!!null`, or nothing
  *    after the colon) means "not set": the default stays. A null section is
  *    an absent section; a null entry of a PW_OPT_MAP is skipped; a null item
- *    in a PW_OPT_STRING_LIST is an error. A null or empty top level (an empty
+ *    in a PW_OPT_STRING_LIST is an error, and so is a null item of a
+ *    PW_OPT_SECTION_LIST. A null or empty top level (an empty
  *    file, only comments, a bare `---`) is an empty mapping. A required key
  *    whose value is null is reported as missing, at the key's own line.
  *  - Quoted scalars are accepted for every type ("8080" is an integer where
@@ -404,6 +405,7 @@ static const char *expected(enum pw_opt_type type)
     case PW_OPT_SECTION: return "a mapping";
     case PW_OPT_MAP: return "a mapping";
     case PW_OPT_STRING_LIST: return "a string or a sequence of strings";
+    case PW_OPT_SECTION_LIST: return "a sequence of mappings";
     }
     return "a value";
 }
@@ -763,6 +765,80 @@ static int set_kv(const struct loader *L, struct pw_kv_list *field,
     return 0;
 }
 
+/* sizeof the item struct of a PW_OPT_SECTION_LIST: the offset in the
+ * terminating row of its table (PW_OPT_ITEM_END). */
+static size_t item_size(const struct pw_option *table)
+{
+    const struct pw_option *o = table;
+    while (o && o->name)
+        o++;
+    return o ? o->offset : 0;
+}
+
+static void release_sections(const struct pw_option *opt,
+                             struct pw_section_list *l)
+{
+    size_t size = item_size(opt->section);
+    for (size_t i = 0; i < l->len; i++)
+        pw_config_release(opt->section, (char *)l->items + i * size);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int defaults_table(const struct pw_option *table, void *target,
+                          const char *prefix, struct pw_err *err);
+
+/* A sequence of mappings (or one mapping as a one-item list); every item
+ * gets its table's defaults, then its own keys, named "key[N].sub". */
+static int build_sections(const struct loader *L, const struct pw_option *opt,
+                          const char *key, yaml_node_t *n,
+                          struct pw_section_list *out)
+{
+    size_t size = item_size(opt->section);
+    if (!opt->section || size == 0)
+        return fail(L, line_of(n), key,
+                    "the option table has no item table or no item size");
+    if (n->type == YAML_SCALAR_NODE)
+        return wrong_type(L, key, expected(PW_OPT_SECTION_LIST), n);
+    size_t count = n->type == YAML_SEQUENCE_NODE
+        ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start)
+        : 1;
+    if (has_range(opt) && ((double)count < opt->min || (double)count > opt->max))
+        return fail(L, line_of(n), key, "must hold %.0f to %.0f items, got %zu",
+                    opt->min, opt->max, count);
+    memset(out, 0, sizeof *out);
+    if (count && !(out->items = calloc(count, size)))
+        return out_of_memory(L, line_of(n), key);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = n->type == YAML_SEQUENCE_NODE
+            ? node_at(L, n->data.sequence.items.start[i]) : n;
+        char sub[KEY_MAX + 24];
+        snprintf(sub, sizeof sub, "%.*s[%zu]", KEY_MAX - 1, key, i + 1);
+        if (!item || item->type != YAML_MAPPING_NODE)
+            return item ? wrong_type(L, sub, "a mapping", item)
+                        : fail(L, line_of(n), sub, "item is missing");
+        void *target = (char *)out->items + i * size;
+        out->len++;            /* counted before it is filled, so release frees */
+        if (defaults_table(opt->section, target, sub, L->err) < 0 ||
+            apply_table(L, opt->section, target, item, line_of(item), sub) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_sections(const struct loader *L, const struct pw_option *opt,
+                        void *field, const char *key, yaml_node_t *n)
+{
+    struct pw_section_list l = {0};
+    if (build_sections(L, opt, key, n, &l) < 0) {
+        release_sections(opt, &l);
+        return -1;
+    }
+    release_sections(opt, field);
+    *(struct pw_section_list *)field = l;
+    return 0;
+}
+
 /* One option's value from the document; null keeps the default. */
 static int apply_option(const struct loader *L, const struct pw_option *opt,
                         void *target, const char *key, yaml_node_t *n)
@@ -781,6 +857,8 @@ static int apply_option(const struct loader *L, const struct pw_option *opt,
         return set_kv(L, field, key, n);
     case PW_OPT_STRING_LIST:
         return set_strs(L, field, key, n);
+    case PW_OPT_SECTION_LIST:
+        return set_sections(L, opt, field, key, n);
     default:
         return set_number(L, opt, field, key, n);
     }
@@ -954,6 +1032,9 @@ static int default_option(const struct pw_option *opt, void *target,
     case PW_OPT_STRING_LIST:
         release_strs(field);
         return def ? yaml_default(opt, target, key, err) : 0;
+    case PW_OPT_SECTION_LIST:
+        release_sections(opt, field);
+        return def ? yaml_default(opt, target, key, err) : 0;
     case PW_OPT_DOUBLE:
         *(double *)field = 0;
         break;
@@ -990,6 +1071,8 @@ void pw_config_release(const struct pw_option *table, void *target)
             release_strs(field);
         } else if (o->type == PW_OPT_SECTION) {
             pw_config_release(o->section, field);
+        } else if (o->type == PW_OPT_SECTION_LIST) {
+            release_sections(o, field);
         }
     }
 }
@@ -1127,6 +1210,7 @@ static const char *type_name(enum pw_opt_type type)
     case PW_OPT_SECTION: return "section";
     case PW_OPT_MAP: return "map";
     case PW_OPT_STRING_LIST: return "list of strings";
+    case PW_OPT_SECTION_LIST: return "list of sections";
     }
     return "?";
 }
@@ -1174,6 +1258,11 @@ static void reference_rows(FILE *out, const struct pw_option *table,
         fputs(" |\n", out);
         if (o->type == PW_OPT_SECTION)
             reference_rows(out, o->section, key);
+        if (o->type == PW_OPT_SECTION_LIST) {
+            char items[KEY_MAX + 2];
+            snprintf(items, sizeof items, "%.*s[]", KEY_MAX - 1, key);
+            reference_rows(out, o->section, items);
+        }
     }
 }
 

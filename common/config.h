@@ -40,6 +40,11 @@ enum pw_opt_type {
                            pass-through properties such as `kafka:` */
     PW_OPT_STRING_LIST, /* a sequence of strings (struct pw_str_list); a
                            single scalar is accepted as a one-item list */
+    PW_OPT_SECTION_LIST,/* a sequence of mappings, each described by
+                           .section (struct pw_section_list); a single
+                           mapping is accepted as a one-item list. The item
+                           table ends with PW_OPT_ITEM_END(type) so that the
+                           loader knows the item size; range = item count */
 };
 
 struct pw_option {
@@ -73,6 +78,17 @@ struct pw_str_list {
     char **items;
     size_t len;
 };
+
+/* The value of a PW_OPT_SECTION_LIST: `len` structs of the item type, each
+ * filled with its table's defaults and then its mapping's values. */
+struct pw_section_list {
+    void *items;           /* an array of the item struct */
+    size_t len;
+};
+
+/* The terminator of a PW_OPT_SECTION_LIST item table: a {0} row that also
+ * carries sizeof the item struct. */
+#define PW_OPT_ITEM_END(type) {.name = NULL, .offset = sizeof(type)}
 
 /* Fills `target` (a struct laid out as `table` describes) with the defaults
  * of every option, recursively. Returns 0, or -1 if a default in the table

@@ -689,6 +689,85 @@ START_TEST(test_config_anchors_and_aliases_are_followed)
 }
 END_TEST
 
+/* PW_OPT_SECTION_LIST: a sequence of mappings, each item with its table's
+ * defaults; one mapping is a one-item list; errors name the item. */
+struct endpoint {
+    char *url;
+    int64_t timeout_ms;
+    struct pw_kv_list labels;
+};
+
+struct endpoints {
+    struct pw_section_list list;
+};
+
+static const struct pw_option endpoint_table[] = {
+    {.name = "url", .type = PW_OPT_STRING, .offset = offsetof(struct endpoint, url),
+     .required = true},
+    {.name = "timeout", .type = PW_OPT_DURATION,
+     .offset = offsetof(struct endpoint, timeout_ms), .default_value = "5s"},
+    {.name = "labels", .type = PW_OPT_MAP, .offset = offsetof(struct endpoint, labels)},
+    PW_OPT_ITEM_END(struct endpoint),
+};
+
+static const struct pw_option endpoints_table[] = {
+    {.name = "targets", .type = PW_OPT_SECTION_LIST,
+     .offset = offsetof(struct endpoints, list), .min = 0, .max = 2,
+     .section = endpoint_table},
+    {0},
+};
+
+static int load_endpoints(const char *yaml, struct endpoints *e)
+{
+    return pw_config_load_string("e.yaml", yaml, strlen(yaml), endpoints_table, e, &err);
+}
+
+START_TEST(test_config_section_list_items_get_defaults_and_errors_name_the_item)
+{
+    struct endpoints e = {0};
+    ck_assert_msg(load_endpoints("targets:\n  - url: a\n  - url: b\n    timeout: 1s\n"
+                                 "    labels: {job: x}\n", &e) == 0, "%s", err.msg);
+    ck_assert_uint_eq(e.list.len, 2);
+    const struct endpoint *items = e.list.items;
+    ck_assert_str_eq(items[0].url, "a");
+    ck_assert_int_eq(items[0].timeout_ms, 5000);
+    ck_assert_uint_eq(items[0].labels.len, 0);
+    ck_assert_str_eq(items[1].url, "b");
+    ck_assert_int_eq(items[1].timeout_ms, 1000);
+    ck_assert_str_eq(items[1].labels.items[0].value, "x");
+    /* Loading again replaces the list (LeakSanitizer checks the old one). */
+    ck_assert_msg(load_endpoints("targets: {url: only}\n", &e) == 0, "%s", err.msg);
+    ck_assert_uint_eq(e.list.len, 1);
+    ck_assert_str_eq(((const struct endpoint *)e.list.items)[0].url, "only");
+    ck_assert_msg(load_endpoints("{}", &e) == 0, "%s", err.msg);
+    ck_assert_uint_eq(e.list.len, 0);
+
+    ck_assert_int_eq(load_endpoints("targets:\n  - url: a\n  - timeout: 2s\n", &e), -1);
+    ck_assert_str_eq(err.msg, "e.yaml:3: targets[2].url: required key is missing");
+    ck_assert_int_eq(load_endpoints("targets:\n  - url: a\n    timeout: soon\n", &e), -1);
+    ck_assert_err_has("e.yaml:3: targets[1].timeout: expected a duration");
+    ck_assert_int_eq(load_endpoints("targets: [a]\n", &e), -1);
+    ck_assert_err_has("targets[1]: expected a mapping");
+    ck_assert_int_eq(load_endpoints("targets: [~]\n", &e), -1);
+    ck_assert_err_has("targets[1]: expected a mapping");
+    ck_assert_int_eq(load_endpoints("targets: text\n", &e), -1);
+    ck_assert_err_has("targets: expected a sequence of mappings");
+    ck_assert_int_eq(load_endpoints("targets: [{url: a}, {url: b}, {url: c}]\n", &e), -1);
+    ck_assert_err_has("targets: must hold 0 to 2 items, got 3");
+    pw_config_release(endpoints_table, &e);
+    ck_assert_uint_eq(e.list.len, 0);
+
+    FILE *f = tmpfile();
+    pw_config_reference(f, endpoints_table, NULL);
+    char buf[2048] = {0};
+    rewind(f);
+    ck_assert_uint_gt(fread(buf, 1, sizeof buf - 1, f), 0);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "| `targets` | list of sections |"));
+    ck_assert_ptr_nonnull(strstr(buf, "| `targets[].timeout` | duration | `5s` |"));
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -721,6 +800,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_release_is_safe_on_zeroed_and_twice);
     tcase_add_test(tc, test_config_bad_table_default_is_reported);
     tcase_add_test(tc, test_config_anchors_and_aliases_are_followed);
+    tcase_add_test(tc, test_config_section_list_items_get_defaults_and_errors_name_the_item);
     suite_add_tcase(s, tc);
     return s;
 }
