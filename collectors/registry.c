@@ -5,6 +5,7 @@
 #include "collectors/kafka_lag.h"
 #include "collectors/landing.h"
 #include "collectors/prometheus.h"
+#include "collectors/statsd.h"
 
 #include <string.h>
 
@@ -14,6 +15,7 @@ const struct pw_collector_ops *const pw_collectors[] = {
     &pw_landing_collector,
     &pw_prometheus_collector,
     &pw_exec_collector,
+    &pw_statsd_collector,
     NULL,
 };
 
