@@ -13,15 +13,7 @@
 #include <string.h>
 
 #include "collectors/landing.h"
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* Lines that became rows: a CSV bad row is also in rows, a JSON one not. */
 static uint64_t records(const struct pw_landing_scan *s)

@@ -13,15 +13,7 @@
 #include <string.h>
 
 #include "common/lineproto.h"
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 /* With more input than this a parsed line may legitimately grow past the
  * 65535-byte limit when re-encoded ("1e14" becomes 15 digits), and the

@@ -15,15 +15,7 @@
 
 #include "collectors/statsd.h"
 #include "common/lineproto.h"
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                    #cond);                                                   \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "tests/fuzz/fuzz_check.h"
 
 #define MAX_KEYS 32
 

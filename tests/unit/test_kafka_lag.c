@@ -25,6 +25,7 @@
 #include "common/kafka.h"
 #include "common/lineproto.h"
 
+#include "tests/unit/lp_check.h"
 #include "tests/unit/testing.h"
 
 #define TOPIC "lagt"
@@ -175,11 +176,6 @@ static void finish(struct run *r)
     pw_lp_batch_free(r->batch);
 }
 
-static bool str_is(struct pw_str s, const char *z)
-{
-    return s.len == strlen(z) && memcmp(s.ptr, z, s.len) == 0;
-}
-
 /* The point of measurement m whose tags include every (key, value) given,
  * NULL-terminated. */
 static const struct pw_lp_point *find(struct run *r, const char *m, ...)
@@ -204,29 +200,6 @@ static const struct pw_lp_point *find(struct run *r, const char *m, ...)
             return p;
     }
     return NULL;
-}
-
-static const struct pw_lp_field *field(const struct pw_lp_point *p, const char *k)
-{
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < p->nfields; i++)
-        if (str_is(p->fields[i].key, k))
-            return &p->fields[i];
-    return NULL;
-}
-
-static int64_t ival(const struct pw_lp_point *p, const char *k)
-{
-    const struct pw_lp_field *f = field(p, k);
-    ck_assert_msg(f && f->type == PW_FIELD_INT, "no integer field %s", k);
-    return f->v.i;
-}
-
-static double fval(const struct pw_lp_point *p, const char *k)
-{
-    const struct pw_lp_field *f = field(p, k);
-    ck_assert_msg(f && f->type == PW_FIELD_FLOAT, "no float field %s", k);
-    return f->v.f;
 }
 
 static bool status_is(const struct pw_lp_point *p, const char *want)

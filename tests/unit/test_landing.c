@@ -13,6 +13,7 @@
 #include "collectors/landing.h"
 #include "common/lineproto.h"
 
+#include "tests/unit/lp_check.h"
 #include "tests/unit/testing.h"
 
 #define SEC 1000000000LL
@@ -230,11 +231,6 @@ static void finish(struct run *r)
     pw_lp_batch_free(r->batch);
 }
 
-static bool str_is(struct pw_str s, const char *z)
-{
-    return s.len == strlen(z) && memcmp(s.ptr, z, s.len) == 0;
-}
-
 static const struct pw_lp_point *find(struct run *r, const char *m, const char *k1,
                                       const char *v1, const char *k2, const char *v2)
 {
@@ -251,29 +247,6 @@ static const struct pw_lp_point *find(struct run *r, const char *m, const char *
             return p;
     }
     return NULL;
-}
-
-static const struct pw_lp_field *field(const struct pw_lp_point *p, const char *k)
-{
-    ck_assert_ptr_nonnull(p);
-    for (size_t i = 0; i < p->nfields; i++)
-        if (str_is(p->fields[i].key, k))
-            return &p->fields[i];
-    return NULL;
-}
-
-static int64_t ival(const struct pw_lp_point *p, const char *k)
-{
-    const struct pw_lp_field *f = field(p, k);
-    ck_assert_msg(f && f->type == PW_FIELD_INT, "no integer field %s", k);
-    return f->v.i;
-}
-
-static double fval(const struct pw_lp_point *p, const char *k)
-{
-    const struct pw_lp_field *f = field(p, k);
-    ck_assert_msg(f && f->type == PW_FIELD_FLOAT, "no float field %s", k);
-    return f->v.f;
 }
 
 #define LANDING(r, name) find(r, "data_landing", "name", name, NULL, NULL)
