@@ -9,26 +9,12 @@
 #include "collectors/host.h"
 #include "common/lineproto.h"
 
+#include "tests/unit/collector_check.h"
 #include "tests/unit/testing.h"
-
-struct run {
-    void *conf;
-    struct pw_collector c;
-    struct pw_lp_writer w;
-    struct pw_lp_batch *batch;
-};
 
 static void start(struct run *r, const char *yaml)
 {
-    struct pw_err err;
-    const struct pw_collector_ops *ops = &pw_host_collector;
-    r->conf = calloc(1, ops->config_size);
-    ck_assert_msg(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options,
-                                        r->conf, &err) == 0, "%s", err.msg);
-    r->c = (struct pw_collector){.ops = ops, .config = r->conf};
-    ck_assert_msg(ops->start(&r->c, &err) == 0, "%s", err.msg);
-    pw_lp_writer_init(&r->w);
-    r->batch = pw_lp_batch_new();
+    run_start(r, &pw_host_collector, yaml);
 }
 
 /* Collects twice 200 ms apart (cpu needs two readings) and parses the
@@ -49,30 +35,13 @@ static void collect(struct run *r, int64_t ts)
     ck_assert_uint_eq((size_t)n, r->w.points);
 }
 
-static void finish(struct run *r)
-{
-    r->c.ops->stop(&r->c);
-    pw_config_release(r->c.ops->options, r->conf);
-    free(r->conf);
-    pw_lp_writer_release(&r->w);
-    pw_lp_batch_free(r->batch);
-}
-
 static const struct pw_lp_point *find(struct run *r, const char *m)
 {
     for (size_t i = 0; i < pw_lp_batch_len(r->batch); i++) {
         const struct pw_lp_point *p = pw_lp_batch_get(r->batch, i);
-        if (p->measurement.len == strlen(m) && memcmp(p->measurement.ptr, m, p->measurement.len) == 0)
+        if (str_is(p->measurement, m))
             return p;
     }
-    return NULL;
-}
-
-static const struct pw_lp_field *field(const struct pw_lp_point *p, const char *k)
-{
-    for (size_t i = 0; i < p->nfields; i++)
-        if (p->fields[i].key.len == strlen(k) && memcmp(p->fields[i].key.ptr, k, p->fields[i].key.len) == 0)
-            return &p->fields[i];
     return NULL;
 }
 

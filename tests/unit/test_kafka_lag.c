@@ -25,7 +25,7 @@
 #include "common/kafka.h"
 #include "common/lineproto.h"
 
-#include "tests/unit/lp_check.h"
+#include "tests/unit/collector_check.h"
 #include "tests/unit/testing.h"
 
 #define TOPIC "lagt"
@@ -122,13 +122,6 @@ static void commit(struct clients *cl, int partition, int64_t offset)
 
 /* ---- the collector under test -------------------------------------------- */
 
-struct run {
-    void *conf;
-    struct pw_collector c;
-    struct pw_lp_writer w;
-    struct pw_lp_batch *batch;
-};
-
 static void start(struct run *r, const char *fmt, ...)
 {
     char yaml[2048];
@@ -136,15 +129,7 @@ static void start(struct run *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(yaml, sizeof yaml, fmt, ap);
     va_end(ap);
-    struct pw_err err;
-    const struct pw_collector_ops *ops = &pw_kafka_lag_collector;
-    r->conf = calloc(1, ops->config_size);
-    ck_assert_msg(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options,
-                                        r->conf, &err) == 0, "%s", err.msg);
-    r->c = (struct pw_collector){.ops = ops, .config = r->conf};
-    ck_assert_msg(ops->start(&r->c, &err) == 0, "%s", err.msg);
-    pw_lp_writer_init(&r->w);
-    r->batch = pw_lp_batch_new();
+    run_start(r, &pw_kafka_lag_collector, yaml);
 }
 
 /* One tick at ts; returns the collector's return code, err in *err. */
@@ -165,15 +150,6 @@ static void collect_ok(struct run *r, int64_t ts)
 {
     struct pw_err err;
     ck_assert_msg(collect(r, ts, &err) == 0, "%s", err.msg);
-}
-
-static void finish(struct run *r)
-{
-    r->c.ops->stop(&r->c);
-    pw_config_release(r->c.ops->options, r->conf);
-    free(r->conf);
-    pw_lp_writer_release(&r->w);
-    pw_lp_batch_free(r->batch);
 }
 
 /* The point of measurement m whose tags include every (key, value) given,

@@ -13,7 +13,7 @@
 #include "collectors/landing.h"
 #include "common/lineproto.h"
 
-#include "tests/unit/lp_check.h"
+#include "tests/unit/collector_check.h"
 #include "tests/unit/testing.h"
 
 #define SEC 1000000000LL
@@ -186,13 +186,6 @@ static void remove_dir(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-struct run {
-    void *conf;
-    struct pw_collector c;
-    struct pw_lp_writer w;
-    struct pw_lp_batch *batch;
-};
-
 static void start(struct run *r, const char *fmt, ...)
 {
     char yaml[2048];
@@ -200,15 +193,7 @@ static void start(struct run *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(yaml, sizeof yaml, fmt, ap);
     va_end(ap);
-    struct pw_err err;
-    const struct pw_collector_ops *ops = &pw_landing_collector;
-    r->conf = calloc(1, ops->config_size);
-    ck_assert_msg(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options,
-                                        r->conf, &err) == 0, "%s", err.msg);
-    r->c = (struct pw_collector){.ops = ops, .config = r->conf};
-    ck_assert_msg(ops->start(&r->c, &err) == 0, "%s", err.msg);
-    pw_lp_writer_init(&r->w);
-    r->batch = pw_lp_batch_new();
+    run_start(r, &pw_landing_collector, yaml);
 }
 
 static void collect(struct run *r, int64_t ts)
@@ -220,15 +205,6 @@ static void collect(struct run *r, int64_t ts)
     int n = pw_lp_parse(r->w.buf.data, r->w.buf.len, 0, r->batch, &err);
     ck_assert_msg(n > 0, "collector output does not parse: %s", err.msg);
     ck_assert_uint_eq((size_t)n, r->w.points);
-}
-
-static void finish(struct run *r)
-{
-    r->c.ops->stop(&r->c);
-    pw_config_release(r->c.ops->options, r->conf);
-    free(r->conf);
-    pw_lp_writer_release(&r->w);
-    pw_lp_batch_free(r->batch);
 }
 
 static const struct pw_lp_point *find(struct run *r, const char *m, const char *k1,
