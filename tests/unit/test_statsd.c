@@ -15,14 +15,10 @@
 #include "collectors/statsd.h"
 #include "common/lineproto.h"
 
+#include "tests/unit/collector_check.h"
 #include "tests/unit/testing.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static bool str_is(struct pw_str s, const char *c)
-{
-    return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
-}
 
 static struct pw_statsd_line parse_ok(const char *text)
 {
@@ -607,45 +603,50 @@ END_TEST
 
 /* ---- the collector over UDP -------------------------------------------- */
 
+/* Sends one datagram to the collector's UDP port. */
+static void send_udp(struct run *r, const char *data, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)pw_statsd_port(&r->c))};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    ck_assert(sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)len);
+    close(fd);
+}
+
+/* One tick: collects into r's writer, parses it into r's batch, and returns
+ * a view of both for the helpers above (owned by r; finish frees them). */
+static struct out tick(struct run *r, int expect_points)
+{
+    struct pw_err err;
+    pw_lp_writer_reset(&r->w);
+    ck_assert_msg(r->c.ops->collect(&r->c, 5, &r->w, &err) == 0, "%s", err.msg);
+    pw_lp_batch_reset(r->batch);
+    int n = pw_lp_parse(r->w.buf.data, r->w.buf.len, 0, r->batch, &err);
+    if (expect_points >= 0)
+        ck_assert_msg(n == expect_points, "%d points, want %d: %s", n, expect_points,
+                      r->w.buf.data);
+    return (struct out){r->w, r->batch};
+}
+
 START_TEST(test_statsd_collector_receives_udp_and_reports_itself)
 {
-    const struct pw_collector_ops *ops = pw_collector_find("statsd");
-    ck_assert_ptr_eq(ops, &pw_statsd_collector);
-    const char *yaml = "{enabled: true, listen: '127.0.0.1:0', percentiles: [50, 99.9],"
-                       " templates: ['airflow.* measurement.measurement.field']}";
-    struct pw_err err;
-    void *conf = calloc(1, ops->config_size);
-    ck_assert_msg(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options,
-                                        conf, &err) == 0, "%s", err.msg);
-    struct pw_collector c = {.ops = ops, .config = conf};
-    ck_assert_msg(ops->start(&c, &err) == 0, "%s", err.msg);
-    unsigned port = pw_statsd_port(&c);
-    ck_assert_uint_gt(port, 0);
-
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    ck_assert_ptr_eq(pw_collector_find("statsd"), &pw_statsd_collector);
+    struct run r;
+    run_start(&r, &pw_statsd_collector,
+              "{enabled: true, listen: '127.0.0.1:0', percentiles: [50, 99.9],"
+              " templates: ['airflow.* measurement.measurement.field']}");
+    ck_assert_uint_gt(pw_statsd_port(&r.c), 0);
     const char *packets[] = {"airflow.dag_processing.total_parse_time:1.23|g",
                              "x:1|c\nx:2|c\nbroken\nt:5|ms|#k:v", "x:3|c|@0.5"};
     for (int i = 0; i < 3; i++)
-        ck_assert(sendto(fd, packets[i], strlen(packets[i]), 0, (struct sockaddr *)&to,
-                         sizeof to) == (ssize_t)strlen(packets[i]));
-    close(fd);
-
-    struct pw_lp_writer w;
-    pw_lp_writer_init(&w);
-    struct pw_lp_batch *b = pw_lp_batch_new();
-    struct out o = {.b = b};
+        send_udp(&r, packets[i], strlen(packets[i]));
     /* the receiver thread may need a moment */
+    struct out o;
     for (int tries = 0; tries < 100; tries++) {
         nanosleep(&(struct timespec){0, 20000000}, NULL);
-        pw_lp_writer_reset(&w);
-        ck_assert_msg(ops->collect(&c, 5, &w, &err) == 0, "%s", err.msg);
-        pw_lp_batch_reset(b);
-        ck_assert(pw_lp_parse(w.buf.data, w.buf.len, 0, b, &err) > 0);
-        o.w = w;
-        const struct pw_lp_point *st = find(&o, "pipewatch_statsd", NULL);
-        if (num(st, "packets") == 3)
+        o = tick(&r, -1);
+        if (num(find(&o, "pipewatch_statsd", NULL), "packets") == 3)
             break;
     }
     const struct pw_lp_point *st = find(&o, "pipewatch_statsd", NULL);
@@ -658,101 +659,55 @@ START_TEST(test_statsd_collector_receives_udp_and_reports_itself)
     /* everything arrived in one interval or was spread over the polls
      * above; the gauge is kept, so it is there in the last one */
     ck_assert_double_eq(field_of(&o, "airflow_dag_processing", "total_parse_time"), 1.23);
-    pw_lp_writer_release(&w);
-    pw_lp_batch_free(b);
-    ops->stop(&c);
-    pw_config_release(ops->options, conf);
-    free(conf);
+    finish(&r);
 }
 END_TEST
 
 START_TEST(test_statsd_collector_sums_across_one_interval_over_udp)
 {
-    const struct pw_collector_ops *ops = &pw_statsd_collector;
-    const char *yaml = "{listen: '127.0.0.1:0'}";
-    struct pw_err err;
-    void *conf = calloc(1, ops->config_size);
-    ck_assert(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options, conf,
-                                    &err) == 0);
-    struct pw_collector c = {.ops = ops, .config = conf};
-    ck_assert_msg(ops->start(&c, &err) == 0, "%s", err.msg);
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)pw_statsd_port(&c))};
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    struct run r;
+    run_start(&r, &pw_statsd_collector, "{listen: '127.0.0.1:0'}");
     for (int i = 0; i < 500; i++)
-        sendto(fd, "n:1|c\nv:1|s", 11, 0, (struct sockaddr *)&to, sizeof to);
-    close(fd);
+        send_udp(&r, "n:1|c\nv:1|s", 11);
     nanosleep(&(struct timespec){0, 200000000}, NULL);
-    struct out o;
-    pw_lp_writer_init(&o.w);
-    o.b = pw_lp_batch_new();
-    ck_assert(ops->collect(&c, 5, &o.w, &err) == 0);
-    ck_assert(pw_lp_parse(o.w.buf.data, o.w.buf.len, 0, o.b, &err) == 3);
+    struct out o = tick(&r, 3);
     ck_assert_double_eq(num(find(&o, "n", NULL), "value"), 500);
     ck_assert_double_eq(num(find(&o, "v", NULL), "value"), 1);
     ck_assert_double_eq(num(find(&o, "pipewatch_statsd", NULL), "packets"), 500);
-    out_free(&o);
-    ops->stop(&c);
-    pw_config_release(ops->options, conf);
-    free(conf);
+    finish(&r);
 }
 END_TEST
 
 START_TEST(test_statsd_collector_keeps_whole_lines_of_a_cut_datagram)
 {
-    const struct pw_collector_ops *ops = &pw_statsd_collector;
-    const char *yaml = "{listen: '127.0.0.1:0', max_packet_size: 512}";
-    struct pw_err err;
-    void *conf = calloc(1, ops->config_size);
-    ck_assert(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options, conf,
-                                    &err) == 0);
-    struct pw_collector c = {.ops = ops, .config = conf};
-    ck_assert_msg(ops->start(&c, &err) == 0, "%s", err.msg);
+    struct run r;
+    run_start(&r, &pw_statsd_collector, "{listen: '127.0.0.1:0', max_packet_size: 512}");
     char big[1000];
     size_t len = 0;
     for (int i = 0; len + 12 < sizeof big; i++)   /* "cut:1|c|#k:v" lines */
         len += (size_t)snprintf(big + len, sizeof big - len, "%scut:1|c|#k:v",
                                 i ? "\n" : "");
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in to = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)pw_statsd_port(&c))};
-    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    ck_assert(sendto(fd, big, len, 0, (struct sockaddr *)&to, sizeof to) == (ssize_t)len);
-    close(fd);
+    send_udp(&r, big, len);
     nanosleep(&(struct timespec){0, 200000000}, NULL);
-    struct out o;
-    pw_lp_writer_init(&o.w);
-    o.b = pw_lp_batch_new();
-    ck_assert(ops->collect(&c, 5, &o.w, &err) == 0);
-    ck_assert(pw_lp_parse(o.w.buf.data, o.w.buf.len, 0, o.b, &err) == 2);
+    struct out o = tick(&r, 2);
     /* 512 bytes hold 39 whole lines of 13 bytes ("...|#k:v\n"), the 40th is
      * cut and left out rather than read as "cut:1|c|#k" */
     const struct pw_lp_point *st = find(&o, "pipewatch_statsd", NULL);
     ck_assert_double_eq(num(st, "truncated"), 1);
     ck_assert_double_eq(num(st, "malformed"), 0);
     ck_assert_double_eq(num(find(&o, "cut", "k=v", NULL), "value"), 512 / 13);
-    out_free(&o);
-    ops->stop(&c);
-    pw_config_release(ops->options, conf);
-    free(conf);
+    finish(&r);
 }
 END_TEST
 
 START_TEST(test_statsd_collector_reads_lines_over_tcp)
 {
-    const struct pw_collector_ops *ops = &pw_statsd_collector;
-    const char *yaml = "{listen: '127.0.0.1:0', tcp_listen: '127.0.0.1:0', "
-                       "max_packet_size: 512}";
-    struct pw_err err;
-    void *conf = calloc(1, ops->config_size);
-    ck_assert(pw_config_load_string("t.yaml", yaml, strlen(yaml), ops->options, conf,
-                                    &err) == 0);
-    struct pw_collector c = {.ops = ops, .config = conf};
-    ck_assert_msg(ops->start(&c, &err) == 0, "%s", err.msg);
-    ck_assert_uint_gt(pw_statsd_tcp_port(&c), 0);
+    struct run r;
+    run_start(&r, &pw_statsd_collector,
+              "{listen: '127.0.0.1:0', tcp_listen: '127.0.0.1:0', max_packet_size: 512}");
+    ck_assert_uint_gt(pw_statsd_tcp_port(&r.c), 0);
     struct sockaddr_in to = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)pw_statsd_tcp_port(&c))};
+                             .sin_port = htons((uint16_t)pw_statsd_tcp_port(&r.c))};
     inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
     for (int conn = 0; conn < 2; conn++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -772,11 +727,7 @@ START_TEST(test_statsd_collector_reads_lines_over_tcp)
         close(fd);
     }
     nanosleep(&(struct timespec){0, 300000000}, NULL);
-    struct out o;
-    pw_lp_writer_init(&o.w);
-    o.b = pw_lp_batch_new();
-    ck_assert(ops->collect(&c, 5, &o.w, &err) == 0);
-    ck_assert_msg(pw_lp_parse(o.w.buf.data, o.w.buf.len, 0, o.b, &err) == 4, "%s", o.w.buf.data);
+    struct out o = tick(&r, 4);
     ck_assert_double_eq(num(find(&o, "tcp.count", NULL), "value"), 2);
     ck_assert_double_eq(num(find(&o, "tcp.time", NULL), "count"), 2);
     ck_assert_double_eq(num(find(&o, "ok", NULL), "value"), 4);
@@ -785,10 +736,7 @@ START_TEST(test_statsd_collector_reads_lines_over_tcp)
     ck_assert_double_eq(num(st, "truncated"), 2);
     ck_assert_double_eq(num(st, "malformed"), 0);
     ck_assert_double_eq(num(st, "lines"), 6);
-    out_free(&o);
-    ops->stop(&c);
-    pw_config_release(ops->options, conf);
-    free(conf);
+    finish(&r);
 }
 END_TEST
 
