@@ -1,6 +1,7 @@
 /* common/buf.c — growable byte buffer (see buf.h for the oom contract). */
 #include "common/buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ bool pw_buf_reserve(struct pw_buf *b, size_t extra)
     }
     b->data = p;
     b->cap = cap;
+    b->data[b->len] = '\0';   /* buf.h: terminated whenever cap > 0 */
     return true;
 }
 
@@ -80,4 +82,29 @@ void pw_buf_truncate(struct pw_buf *b, size_t len)
         b->len = len;
         b->data[len] = '\0';
     }
+}
+
+int pw_buf_read_file(struct pw_buf *b, const char *path, size_t max_bytes,
+                     struct pw_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return pw_err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t start = b->len, n;
+    char chunk[65536];
+    int rc = pw_buf_reserve(b, 0) ? 0 : pw_err_set(err, "%s: out of memory", path);
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b->len - start + n > max_bytes)
+            rc = pw_err_set(err, "%s: larger than %zu bytes", path, max_bytes);
+        else
+            pw_buf_append(b, chunk, n);
+    }
+    if (rc == 0 && ferror(f))
+        rc = pw_err_set(err, "%s: cannot read: %s", path, strerror(errno));
+    if (rc == 0 && b->oom)
+        rc = pw_err_set(err, "%s: cannot read: out of memory", path);
+    fclose(f);
+    if (rc < 0)
+        pw_buf_truncate(b, start);
+    return rc;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/err.h"
+
 struct pw_buf {
     char *data;     /* always NUL-terminated when len > 0 or cap > 0 */
     size_t len;
@@ -25,5 +27,11 @@ void pw_buf_puts(struct pw_buf *b, const char *s);
 void pw_buf_printf(struct pw_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void pw_buf_truncate(struct pw_buf *b, size_t len);  /* len <= b->len */
+
+/* Appends the whole file at path (NUL-terminated, like every append).
+ * Returns 0, or -1 with err naming the path: cannot open, cannot read,
+ * larger than max_bytes, out of memory. On failure b holds what it held. */
+int pw_buf_read_file(struct pw_buf *b, const char *path, size_t max_bytes,
+                     struct pw_err *err);
 
 #endif

@@ -1170,26 +1170,17 @@ int pw_config_load_string(const char *name, const char *text, size_t len,
     return rc;
 }
 
+/* A configuration is a few kilobytes; this only stops a wrong path (a
+ * device, a log file) from being read whole. */
+#define CONFIG_MAX_BYTES ((size_t)16 << 20)
+
 int pw_config_load(const char *path, const struct pw_option *table,
                    void *target, struct pw_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pw_err_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct pw_buf b;
     pw_buf_init(&b);
-    char chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        pw_buf_append(&b, chunk, n);
-    int read_errno = ferror(f) ? errno : 0;
-    fclose(f);
-    int rc;
-    if (read_errno)
-        rc = pw_err_set(err, "%s: cannot read: %s", path, strerror(read_errno));
-    else if (b.oom)
-        rc = pw_err_set(err, "%s: cannot read: out of memory", path);
-    else
+    int rc = pw_buf_read_file(&b, path, CONFIG_MAX_BYTES, err);
+    if (rc == 0)
         rc = pw_config_load_string(path, b.data, b.len, table, target, err);
     pw_buf_release(&b);
     return rc;

@@ -317,33 +317,11 @@ int pw_bundle_write_file(struct pw_bundle *b, const char *path, struct pw_err *e
 int pw_bundle_read_file(const char *path, struct pw_bundle *b, struct pw_err *err)
 {
     memset(b, 0, sizeof *b);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return pw_err_set(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return pw_err_set(err, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > PW_BUNDLE_MAX_BYTES) {
-        fclose(f);
-        return pw_err_set(err, "%s: %lld bytes is larger than a bundle may be", path,
-                          (long long)st.st_size);
-    }
-    size_t size = (size_t)st.st_size;
-    char *data = malloc(size ? size : 1);
-    if (!data) {
-        fclose(f);
-        return pw_err_set(err, "%s: out of memory for %zu bytes", path, size);
-    }
-    size_t got = fread(data, 1, size, f);
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error || got != size) {
-        free(data);
-        return pw_err_set(err, "%s: read error", path);
-    }
-    int rc = pw_bundle_decode(data, size, path, b, err);
-    free(data);
+    struct pw_buf file;
+    pw_buf_init(&file);
+    int rc = pw_buf_read_file(&file, path, PW_BUNDLE_MAX_BYTES, err);
+    if (rc == 0)
+        rc = pw_bundle_decode(file.data, file.len, path, b, err);
+    pw_buf_release(&file);
     return rc;
 }

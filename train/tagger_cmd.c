@@ -20,6 +20,8 @@
 #include "models/logclass.h"
 #include "models/loghubdata.h"
 
+#define INPUT_MAX_BYTES ((size_t)1 << 30)
+
 struct examples {
     struct pw_logclass_example *ex;
     size_t n, cap;
@@ -41,39 +43,15 @@ static int push(struct examples *e, const char *cat, const char *line)
     return 0;
 }
 
-static char *slurp(const char *path, size_t *len, struct pw_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        pw_err_set(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct pw_buf b;
-    pw_buf_init(&b);
-    char chunk[65536];
-    for (size_t n; (n = fread(chunk, 1, sizeof chunk, f)) > 0;)
-        pw_buf_append(&b, chunk, n);
-    bool bad = ferror(f) || b.oom;
-    fclose(f);
-    if (bad) {
-        pw_buf_release(&b);
-        pw_err_set(err, "%s: cannot read it", path);
-        return NULL;
-    }
-    *len = b.len;
-    if (!b.data)
-        return strdup("");
-    return b.data;
-}
-
 static int load_tsv(const char *path, struct examples *e, uint8_t fp[PW_SHA256_LEN],
                     struct pw_err *err)
 {
-    size_t len;
-    e->text = slurp(path, &len, err);
-    if (!e->text)
+    struct pw_buf b;
+    pw_buf_init(&b);
+    if (pw_buf_read_file(&b, path, INPUT_MAX_BYTES, err) < 0)
         return -1;
-    pw_sha256(e->text, len, fp);
+    e->text = b.data;
+    pw_sha256(e->text, b.len, fp);
     size_t row = 0;
     for (char *save = NULL, *line = strtok_r(e->text, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
@@ -96,12 +74,12 @@ static int load_tsv(const char *path, struct examples *e, uint8_t fp[PW_SHA256_L
 static int load_csv(const char *path, const char *normal, struct examples *e,
                     uint8_t fp[PW_SHA256_LEN], struct pw_err *err)
 {
-    size_t len;
-    char *bytes = slurp(path, &len, err);
-    if (!bytes)
+    struct pw_buf b;
+    pw_buf_init(&b);
+    if (pw_buf_read_file(&b, path, INPUT_MAX_BYTES, err) < 0)
         return -1;
-    pw_sha256(bytes, len, fp);
-    free(bytes);
+    pw_sha256(b.data, b.len, fp);
+    pw_buf_release(&b);
     if (pw_loghub_load_file(path, &e->hub, err) < 0)
         return -1;
     for (size_t i = 0; i < e->hub.n; i++) {
