@@ -767,6 +767,16 @@ static int set_kv(const struct loader *L, struct pw_kv_list *field,
 
 /* sizeof the item struct of a PW_OPT_SECTION_LIST: the offset in the
  * terminating row of its table (PW_OPT_ITEM_END). */
+/* PW_OPT_ITEM_END_LINE's offset of the item's `int line`, plus one; 0 =
+ * none. */
+static size_t item_line_offset(const struct pw_option *table)
+{
+    const struct pw_option *o = table;
+    while (o->name)
+        o++;
+    return (size_t)o->max;
+}
+
 static size_t item_size(const struct pw_option *table)
 {
     const struct pw_option *o = table;
@@ -822,6 +832,9 @@ static int build_sections(const struct loader *L, const struct pw_option *opt,
         if (defaults_table(opt->section, target, sub, L->err) < 0 ||
             apply_table(L, opt->section, target, item, line_of(item), sub) < 0)
             return -1;
+        size_t line_at = item_line_offset(opt->section);
+        if (line_at)
+            *(int *)((char *)target + line_at - 1) = line_of(item);
     }
     return 0;
 }

@@ -89,6 +89,12 @@ struct pw_section_list {
 /* The terminator of a PW_OPT_SECTION_LIST item table: a {0} row that also
  * carries sizeof the item struct. */
 #define PW_OPT_ITEM_END(type) {.name = NULL, .offset = sizeof(type)}
+/* The same, for an item struct with an `int` member that the loader sets to
+ * the line the item starts on, so that checks made after loading (a rule's
+ * syntax, say) can still name FILE:LINE. */
+#define PW_OPT_ITEM_END_LINE(type, line_member)                               \
+    {.name = NULL, .offset = sizeof(type),                                    \
+     .max = (double)(offsetof(type, line_member) + 1)}
 
 /* Fills `target` (a struct laid out as `table` describes) with the defaults
  * of every option, recursively. Returns 0, or -1 if a default in the table

@@ -95,19 +95,27 @@ rd_kafka_t *pw_kafka_producer_new(
     return rk;
 }
 
-rd_kafka_t *pw_kafka_consumer_new(const struct pw_kv_list *props,
-                                  const char *group_id, struct pw_err *err)
+rd_kafka_t *pw_kafka_group_consumer_new(
+    const char *const *defaults, const struct pw_kv_list *props,
+    const char *group_id,
+    void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque),
+    void *opaque, struct pw_err *err)
 {
-    const char *defaults[] = {
+    const char *ours[] = {
         "auto.offset.reset", "earliest",
         "enable.auto.offset.store", "false",
         "client.id", "pipewatch",
         group_id ? "group.id" : NULL, group_id,
         NULL,
     };
-    rd_kafka_conf_t *conf = pw_kafka_conf_new(defaults, props, err);
+    rd_kafka_conf_t *conf = pw_kafka_conf_new(ours, NULL, err);
     if (!conf)
         return NULL;
+    if (conf_apply(conf, defaults, props, err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     char errstr[512];
     size_t len = sizeof errstr;
     if (rd_kafka_conf_get(conf, "group.id", errstr, &len) != RD_KAFKA_CONF_OK ||
@@ -116,6 +124,9 @@ rd_kafka_t *pw_kafka_consumer_new(const struct pw_kv_list *props,
         pw_err_set(err, "a Kafka consumer needs a group.id");
         return NULL;
     }
+    if (rebalance_cb)
+        rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
@@ -124,6 +135,12 @@ rd_kafka_t *pw_kafka_consumer_new(const struct pw_kv_list *props,
     }
     rd_kafka_poll_set_consumer(rk);
     return rk;
+}
+
+rd_kafka_t *pw_kafka_consumer_new(const struct pw_kv_list *props,
+                                  const char *group_id, struct pw_err *err)
+{
+    return pw_kafka_group_consumer_new(NULL, props, group_id, NULL, NULL, err);
 }
 
 int pw_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,

@@ -41,6 +41,17 @@ rd_kafka_t *pw_kafka_producer_new(
 rd_kafka_t *pw_kafka_consumer_new(const struct pw_kv_list *props,
                                   const char *group_id, struct pw_err *err);
 
+/* As pw_kafka_consumer_new, with the program's own `defaults` (applied
+ * before props) and a rebalance callback (may be NULL: librdkafka's
+ * default assignment) with `opaque` as its rd_kafka_opaque(). A program
+ * that keeps per-partition state takes its partitions over here. */
+rd_kafka_t *pw_kafka_group_consumer_new(
+    const char *const *defaults, const struct pw_kv_list *props,
+    const char *group_id,
+    void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque),
+    void *opaque, struct pw_err *err);
+
 /* Subscribes to the given topics (n names). */
 int pw_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,
                        struct pw_err *err);

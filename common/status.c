@@ -10,13 +10,46 @@
 
 #include <microhttpd.h>
 
+struct route {
+    const char *prefix;
+    pw_status_route_fn fn;
+    void *arg;
+};
+
 struct pw_status {
     struct MHD_Daemon *d;
     pw_status_render_fn render;
     void *arg;
     uint16_t port;
     struct pw_buf body;
+    struct route routes[PW_STATUS_MAX_ROUTES];
+    size_t nroutes;
 };
+
+/* A request's body as it arrives in pieces; NULL until the first call. */
+struct upload {
+    struct pw_buf body;
+    bool too_large;
+};
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)code;
+    struct upload *u = *req_cls;
+    if (u) {
+        pw_buf_release(&u->body);
+        free(u);
+        *req_cls = NULL;
+    }
+}
+
+static enum MHD_Result serve_route(struct pw_status *st, const struct route *rt,
+                                   struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *upload,
+                                   size_t *upload_size, void **req_cls);
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code,
                              const char *type, const char *body, size_t len)
@@ -37,10 +70,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   size_t *upload_size, void **req_cls)
 {
     (void)version;
-    (void)upload;
-    (void)upload_size;
-    (void)req_cls;
     struct pw_status *st = cls;
+    for (size_t i = 0; i < st->nroutes; i++)
+        if (strncmp(url, st->routes[i].prefix, strlen(st->routes[i].prefix)) == 0)
+            return serve_route(st, &st->routes[i], conn, url, method, upload,
+                               upload_size, req_cls);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(conn, 405, "text/plain", "method not allowed\n", 19);
     if (strcmp(url, "/healthz") == 0)
@@ -54,6 +88,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                      st->body.data ? st->body.data : "", st->body.len);
     }
     return reply(conn, 404, "text/plain", "not found: try /metrics\n", 24);
+}
+
+static enum MHD_Result serve_route(struct pw_status *st, const struct route *rt,
+                                   struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *upload,
+                                   size_t *upload_size, void **req_cls)
+{
+    struct upload *u = *req_cls;
+    if (!u) {   /* the headers: the body, if any, comes in the next calls */
+        if (!(u = calloc(1, sizeof *u)))
+            return MHD_NO;
+        *req_cls = u;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (u->body.len + *upload_size > PW_STATUS_MAX_BODY)
+            u->too_large = true;
+        else
+            pw_buf_append(&u->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (u->too_large)
+        return reply(conn, 413, "text/plain", "request body too large\n", 23);
+    const char *type = "application/json";
+    pw_buf_reset(&st->body);
+    int code = rt->fn(method, url, u->body.data ? u->body.data : "", u->body.len,
+                      &st->body, &type, rt->arg);
+    if (st->body.oom)
+        return reply(conn, 500, "text/plain", "out of memory\n", 14);
+    return reply(conn, (unsigned)code, type, st->body.data ? st->body.data : "",
+                 st->body.len);
+}
+
+int pw_status_route(struct pw_status *st, const char *prefix,
+                    pw_status_route_fn fn, void *arg, struct pw_err *err)
+{
+    if (st->nroutes == PW_STATUS_MAX_ROUTES)
+        return pw_err_set(err, "too many status routes");
+    st->routes[st->nroutes++] = (struct route){prefix, fn, arg};
+    return 0;
 }
 
 static int parse_listen(const char *listen, struct sockaddr_in *sin,
@@ -101,6 +176,7 @@ struct pw_status *pw_status_start(const char *listen, pw_status_render_fn render
                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                              MHD_OPTION_END);
     if (!st->d) {
         free(st);

@@ -33,6 +33,22 @@ void pw_status_run(struct pw_status *st);
 int pw_status_fd(const struct pw_status *st);
 int64_t pw_status_timeout_ms(const struct pw_status *st);
 
+/* Further endpoints (the analyzer's API): requests whose path starts
+ * with `prefix` go to fn, with the method, the path, and the request body
+ * (POST, PUT; at most PW_STATUS_MAX_BODY bytes, else 413 without calling
+ * fn). fn writes the response body to out, may set *content_type (default
+ * application/json) and returns the HTTP status. At most
+ * PW_STATUS_MAX_ROUTES; the first matching prefix wins. Keeps `arg`.
+ * 0, or -1 with err when the table is full. */
+#define PW_STATUS_MAX_ROUTES 8
+#define PW_STATUS_MAX_BODY (64 * 1024)
+typedef int (*pw_status_route_fn)(const char *method, const char *path,
+                                  const char *body, size_t body_len,
+                                  struct pw_buf *out, const char **content_type,
+                                  void *arg);
+int pw_status_route(struct pw_status *st, const char *prefix,
+                    pw_status_route_fn fn, void *arg, struct pw_err *err);
+
 /* The port actually bound. */
 uint16_t pw_status_port(const struct pw_status *st);
 

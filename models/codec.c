@@ -75,6 +75,28 @@ int pw_codec_get_hw_model(const void *data, size_t len, struct pw_hw_model *m,
     return 0;
 }
 
+void pw_codec_put_calibration(struct pw_buf *b, double threshold)
+{
+    pw_put_u32(b, LAYOUT_VERSION);
+    pw_put_f64(b, threshold);
+}
+
+int pw_codec_get_calibration(const void *data, size_t len, double *threshold,
+                             struct pw_err *err)
+{
+    struct pw_reader r;
+    pw_reader_init(&r, data, len);
+    if (check_version(&r, "calibration", err) < 0)
+        return -1;
+    double t = pw_get_f64(&r);
+    if (finish(&r, "calibration", err) < 0)
+        return -1;
+    if (!(t > 0 && t <= 1))
+        return pw_err_set(err, "calibration: threshold %g is not in (0, 1]", t);
+    *threshold = t;
+    return 0;
+}
+
 void pw_codec_put_iforest(struct pw_buf *b, const struct pw_iforest *f)
 {
     size_t trees = pw_iforest_trees(f);

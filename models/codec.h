@@ -11,6 +11,8 @@
  *   "IFOR"  isolation forest: version 1, u64 trees, features, psi, then
  *           u64 node count per tree, then every node (f64 split, u32
  *           feature, u32 child) and every node's u32 training count.
+ *   "CALB"  an anomaly threshold calibrated for the isolation forest of the
+ *           same name: version 1, f64 threshold in (0, 1].
  *   "NBAY"  log category classifier: version 1, u64 length, then the text
  *           pw_logclass_write produces (already versioned and checksummed).
  *
@@ -30,10 +32,15 @@
 #define PW_CODEC_HW_KIND "HWIN"
 #define PW_CODEC_IFOREST_KIND "IFOR"
 #define PW_CODEC_LOGCLASS_KIND "NBAY"
+#define PW_CODEC_CALIB_KIND "CALB"
 
 void pw_codec_put_hw_model(struct pw_buf *b, const struct pw_hw_model *m);
 int pw_codec_get_hw_model(const void *data, size_t len, struct pw_hw_model *m,
                           struct pw_err *err);
+
+void pw_codec_put_calibration(struct pw_buf *b, double threshold);
+int pw_codec_get_calibration(const void *data, size_t len, double *threshold,
+                             struct pw_err *err);
 
 void pw_codec_put_iforest(struct pw_buf *b, const struct pw_iforest *f);
 struct pw_iforest *pw_codec_get_iforest(const void *data, size_t len, struct pw_err *err);

@@ -111,6 +111,14 @@ size_t pw_trend_len(const struct pw_trend *t)
     return t->len;
 }
 
+void pw_trend_sample(const struct pw_trend *t, size_t i, double *ts_s,
+                     double *value)
+{
+    size_t k = (t->head + i) % t->cfg.capacity;
+    *ts_s = t->ts[k];
+    *value = t->val[k];
+}
+
 const struct pw_trend_counters *pw_trend_counters(const struct pw_trend *t)
 {
     return &t->counters;

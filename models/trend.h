@@ -98,6 +98,11 @@ int pw_trend_add(struct pw_trend *t, double ts_s, double value,
 void pw_trend_reset(struct pw_trend *t);
 
 size_t pw_trend_len(const struct pw_trend *t);
+
+/* The i-th sample of the window, oldest first (i < pw_trend_len), for
+ * checkpointing a window and replaying it into a new one. */
+void pw_trend_sample(const struct pw_trend *t, size_t i, double *ts_s,
+                     double *value);
 const struct pw_trend_counters *pw_trend_counters(const struct pw_trend *t);
 
 /* A robust straight line over the window:
