@@ -414,13 +414,16 @@ static struct pw_str json_str(const json_t *v)
     return (struct pw_str){json_string_value(v), json_string_length(v)};
 }
 
-/* Seconds (a double) to nanoseconds, refusing what int64 cannot hold. */
+/* Seconds (a double) to nanoseconds, refusing what int64 cannot hold.
+ * The fraction is rounded to the microsecond: for today's dates a double
+ * holds seconds to about 0.24 us, so finer digits are noise (collectd's
+ * "%.3f" 1530138718.239 is 1530138718.2390000820 as a double). */
 static bool seconds_to_ns(double s, int64_t *out)
 {
     if (!(fabs(s) < INT64_NS_MAX_SECONDS))
         return false;
     double whole = floor(s);
-    *out = (int64_t)whole * 1000000000 + llround((s - whole) * 1e9);
+    *out = (int64_t)whole * 1000000000 + llround((s - whole) * 1e6) * 1000;
     return true;
 }
 
