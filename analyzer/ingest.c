@@ -46,7 +46,12 @@
 /* A bound on what one message may be, whatever the format: Kafka's own
  * default limit is 1 MB, so this is far beyond any real message and keeps
  * counts within int. */
-#define MAX_MESSAGE_BYTES (64u * 1024 * 1024)
+#define MAX_MESSAGE_BYTES (16u * 1024 * 1024)
+/* Each sample's series key repeats its point's measurement and tags, so a
+ * line with a long prefix and many fields could make far more series text
+ * than message bytes; this bounds the amplification. */
+#define SERIES_TEXT_FACTOR 16
+#define SERIES_TEXT_SLACK (64u * 1024)
 #define MAX_LOG_BYTES (1u * 1024 * 1024)
 #define INT64_NS_MAX_SECONDS 9223372036.0
 
@@ -70,6 +75,8 @@ struct pw_ingest {
 
     struct pw_lp_batch *batch;
     struct pw_buf text;
+    size_t text_limit;      /* for the message being staged */
+    bool over_limit;
     struct staged *staged;
     size_t nstaged, staged_cap;
     /* Tags of the point being staged (JSON formats fill tags_in) and the
@@ -270,11 +277,14 @@ static int begin_point(struct pw_ingest *in, struct pw_str key,
         pw_lp_escape_name(&in->text, t->value.ptr, t->value.len, false);
     }
     pc->prefix_len = in->text.len - pc->prefix_off;
-    return in->text.oom ? -1 : 0;
+    if (in->text.len > in->text_limit)
+        in->over_limit = true;
+    return in->text.oom || in->over_limit ? -1 : 0;
 }
 
 /* Stages one sample of the point: "prefix field" is its series. A
- * non-finite value is counted and dropped. 0 or -1 (out of memory). */
+ * non-finite value is counted and dropped. 0 or -1 (out of memory or
+ * over the series text limit: see stage_error). */
 static int stage(struct pw_ingest *in, const struct point_ctx *pc,
                  struct ref field, double value)
 {
@@ -297,7 +307,9 @@ static int stage(struct pw_ingest *in, const struct point_ctx *pc,
     in->text.len += pc->prefix_len;
     in->text.data[in->text.len++] = ' ';
     pw_lp_escape_name(&in->text, f.ptr, f.len, false);
-    if (in->text.oom)
+    if (in->text.len > in->text_limit)
+        in->over_limit = true;
+    if (in->text.oom || in->over_limit)
         return -1;
     struct staged *s = &in->staged[in->nstaged++];
     s->entity = pc->entity;
@@ -309,11 +321,23 @@ static int stage(struct pw_ingest *in, const struct point_ctx *pc,
     return 0;
 }
 
-static void reset_staging(struct pw_ingest *in)
+static void reset_staging(struct pw_ingest *in, size_t message_len)
 {
     pw_buf_reset(&in->text);
     in->text.oom = false;
+    in->over_limit = false;
+    in->text_limit = SERIES_TEXT_FACTOR * message_len + SERIES_TEXT_SLACK;
     in->nstaged = 0;
+}
+
+/* Why staging failed: out of memory or too much series text. */
+static int stage_error(const struct pw_ingest *in, struct pw_err *err)
+{
+    if (in->over_limit)
+        return pw_err_set(err, "the series keys of this message would take "
+                          "more than %d times its size (long measurement and "
+                          "tags repeated over many fields)", SERIES_TEXT_FACTOR);
+    return pw_err_set(err, "out of memory");
 }
 
 static int hand_out(struct pw_ingest *in, pw_sample_fn fn, void *arg)
@@ -350,7 +374,7 @@ static int stage_lineproto(struct pw_ingest *in, struct pw_str key,
         struct point_ctx pc;
         if (begin_point(in, key, p->measurement, p->tags, p->ntags, p->ts_ns,
                         &pc) < 0)
-            return pw_err_set(err, "out of memory");
+            return stage_error(in, err);
         for (size_t j = 0; j < p->nfields; j++) {
             const struct pw_lp_field *f = &p->fields[j];
             double v;
@@ -365,7 +389,7 @@ static int stage_lineproto(struct pw_ingest *in, struct pw_str key,
                 continue;
             }
             if (stage(in, &pc, ref_ptr(f->key.ptr, f->key.len), v) < 0)
-                return pw_err_set(err, "out of memory");
+                return stage_error(in, err);
         }
     }
     return 0;
@@ -555,7 +579,7 @@ static int stage_collectd_item(struct pw_ingest *in, struct pw_str key,
     /* Sorted already: host < plugin_instance < type_instance. */
     struct pw_lp_tag *tags = tags_room(in, 3);
     if (!tags)
-        return pw_err_set(err, "out of memory");
+        return stage_error(in, err);
     size_t ntags = 0;
     tags[ntags++] = (struct pw_lp_tag){{"host", 4}, host};
     if (plugin_instance.len)
@@ -564,7 +588,7 @@ static int stage_collectd_item(struct pw_ingest *in, struct pw_str key,
         tags[ntags++] = (struct pw_lp_tag){{"type_instance", 13}, type_instance};
     struct point_ctx pc;
     if (begin_point(in, key, plugin, tags, ntags, ts, &pc) < 0)
-        return pw_err_set(err, "out of memory");
+        return stage_error(in, err);
 
     for (size_t k = 0; k < n; k++) {
         const json_t *dsname = json_array_get(dsnames, k);
@@ -592,10 +616,10 @@ static int stage_collectd_item(struct pw_ingest *in, struct pw_str key,
             pw_buf_putc(&in->text, '_');
             pw_buf_append(&in->text, ds.ptr, ds.len);
             if (in->text.oom)
-                return pw_err_set(err, "out of memory");
+                return stage_error(in, err);
         }
         if (stage(in, &pc, field, v) < 0)
-            return pw_err_set(err, "out of memory");
+            return stage_error(in, err);
     }
     return 0;
 }
@@ -659,7 +683,7 @@ static int stage_telegraf_metric(struct pw_ingest *in, struct pw_str key,
     size_t ntags = tags ? json_object_size(tags) : 0;
     struct pw_lp_tag *tv = tags_room(in, ntags);
     if (!tv)
-        return pw_err_set(err, "out of memory");
+        return stage_error(in, err);
     size_t i = 0;
     if (tags) {
         for (void *it = json_object_iter((json_t *)tags); it;
@@ -674,7 +698,7 @@ static int stage_telegraf_metric(struct pw_ingest *in, struct pw_str key,
     }
     struct point_ctx pc;
     if (begin_point(in, key, json_str(name), tv, i, ts, &pc) < 0)
-        return pw_err_set(err, "out of memory");
+        return stage_error(in, err);
 
     for (void *it = json_object_iter((json_t *)fields); it;
          it = json_object_iter_next((json_t *)fields, it)) {
@@ -695,7 +719,7 @@ static int stage_telegraf_metric(struct pw_ingest *in, struct pw_str key,
             return tg_err(err, idx, "field \"%.64s\" is not a number, "
                               "boolean or string", k);
         if (stage(in, &pc, ref_ptr(k, json_object_iter_key_len(it)), x) < 0)
-            return pw_err_set(err, "out of memory");
+            return stage_error(in, err);
     }
     return 0;
 }
@@ -753,7 +777,7 @@ int pw_ingest_metrics(struct pw_ingest *in, const void *key, size_t key_len,
     if (f == PW_INGEST_AUTO)
         f = sniff(buf, value_len);
 
-    reset_staging(in);
+    reset_staging(in, value_len);
     int rc;
     json_t *root = NULL;
     if (f == PW_INGEST_LINEPROTO) {

@@ -35,7 +35,9 @@
  * A message is taken whole or not at all: it is parsed completely before
  * the first sample is handed out, so a malformed message emits nothing and
  * the caller can count it and move on. Nothing from outside is trusted:
- * sizes are bounded, numbers range-checked, NaN and infinities dropped
+ * sizes are bounded (a metrics message over 16 MiB, a log message over
+ * 1 MiB, or a message whose series keys would take more than 16 times its
+ * size is refused), numbers range-checked, NaN and infinities dropped
  * (counted in pw_ingest_stats). */
 #ifndef PW_ANALYZER_INGEST_H
 #define PW_ANALYZER_INGEST_H

@@ -271,6 +271,35 @@ START_TEST(test_lp_malformed)
 }
 END_TEST
 
+/* A long measurement and tags repeated over a thousand fields would make
+ * some thirty megabytes of series keys out of one 37 kB line: refused. */
+START_TEST(test_lp_series_amplification_refused)
+{
+    struct pw_ingest *in = new_in(PW_INGEST_AUTO, NULL);
+    struct pw_buf b;
+    pw_buf_init(&b);
+    pw_buf_puts(&b, "m,host=h,t=");
+    for (int i = 0; i < 30000; i++)
+        pw_buf_putc(&b, 'x');
+    for (int i = 0; i < 1000; i++)
+        pw_buf_printf(&b, "%cf%d=1", i ? ',' : ' ', i);
+    pw_buf_puts(&b, " 1\n");
+    ck_assert(!b.oom);
+    ingest_bad(in, b.data, "series keys of this message");
+    /* A shorter prefix over the same fields is fine. */
+    pw_buf_reset(&b);
+    pw_buf_puts(&b, "m,host=h");
+    for (int i = 0; i < 1000; i++)
+        pw_buf_printf(&b, "%cf%d=1", i ? ',' : ' ', i);
+    pw_buf_puts(&b, " 1\n");
+    struct pw_err err = {{0}};
+    int n = pw_ingest_metrics(in, NULL, 0, b.data, b.len, 0, NULL, NULL, &err);
+    ck_assert_msg(n == 1000, "%d: %s", n, err.msg);
+    pw_buf_release(&b);
+    pw_ingest_free(in);
+}
+END_TEST
+
 /* ---- collectd ---------------------------------------------------------- */
 
 /* The example of collectd's wiki page "JSON"
@@ -695,6 +724,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_lp_series_sorting_and_escaping);
     tcase_add_test(tc, test_lp_bools_and_strings);
     tcase_add_test(tc, test_lp_malformed);
+    tcase_add_test(tc, test_lp_series_amplification_refused);
     tcase_add_test(tc, test_collectd_wiki_example);
     tcase_add_test(tc, test_collectd_value_lists);
     tcase_add_test(tc, test_collectd_big_counter_and_rates);
