@@ -77,6 +77,9 @@ struct pw_ingest {
     struct pw_buf text;
     size_t text_limit;      /* for the message being staged */
     bool over_limit;
+    /* Skipped values of the message being staged: they reach the stats
+     * only if the message is taken. */
+    uint64_t pend_strings, pend_nonfinite;
     struct staged *staged;
     size_t nstaged, staged_cap;
     /* Tags of the point being staged (JSON formats fill tags_in) and the
@@ -289,7 +292,7 @@ static int stage(struct pw_ingest *in, const struct point_ctx *pc,
                  struct ref field, double value)
 {
     if (!isfinite(value)) {
-        in->stats.skipped_nonfinite++;
+        in->pend_nonfinite++;
         return 0;
     }
     if (!grow(&in->staged, &in->staged_cap, in->nstaged + 1,
@@ -326,6 +329,7 @@ static void reset_staging(struct pw_ingest *in, size_t message_len)
     pw_buf_reset(&in->text);
     in->text.oom = false;
     in->over_limit = false;
+    in->pend_strings = in->pend_nonfinite = 0;
     in->text_limit = SERIES_TEXT_FACTOR * message_len + SERIES_TEXT_SLACK;
     in->nstaged = 0;
 }
@@ -356,6 +360,8 @@ static int hand_out(struct pw_ingest *in, pw_sample_fn fn, void *arg)
             fn(&s, arg);
     }
     in->stats.samples += in->nstaged;
+    in->stats.skipped_strings += in->pend_strings;
+    in->stats.skipped_nonfinite += in->pend_nonfinite;
     return (int)in->nstaged;
 }
 
@@ -385,7 +391,7 @@ static int stage_lineproto(struct pw_ingest *in, struct pw_str key,
             case PW_FIELD_BOOL: v = f->v.b ? 1.0 : 0.0; break;
             case PW_FIELD_STRING:
             default:
-                in->stats.skipped_strings++;
+                in->pend_strings++;
                 continue;
             }
             if (stage(in, &pc, ref_ptr(f->key.ptr, f->key.len), v) < 0)
@@ -603,7 +609,7 @@ static int stage_collectd_item(struct pw_ingest *in, struct pw_str key,
                            &skip, idx, k, err) < 0)
             return -1;
         if (skip) {
-            in->stats.skipped_nonfinite++;
+            in->pend_nonfinite++;
             continue;
         }
         struct pw_str ds = json_str(dsname);
@@ -706,11 +712,11 @@ static int stage_telegraf_metric(struct pw_ingest *in, struct pw_str key,
         const char *k = json_object_iter_key(it);
         double x;
         if (json_is_string(v)) {
-            in->stats.skipped_strings++;
+            in->pend_strings++;
             continue;
         }
         if (json_is_null(v)) { /* what a JSON writer makes of NaN */
-            in->stats.skipped_nonfinite++;
+            in->pend_nonfinite++;
             continue;
         }
         if (json_is_boolean(v))
@@ -794,7 +800,6 @@ int pw_ingest_metrics(struct pw_ingest *in, const void *key, size_t key_len,
             rc = stage_telegraf(in, k, root, default_ts_ns, err);
     }
     if (rc < 0) {
-        /* Counted as skipped only if the message is taken. */
         json_decref(root);
         in->stats.malformed++;
         return -1;

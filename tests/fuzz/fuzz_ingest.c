@@ -3,7 +3,8 @@
  * The input goes to pw_ingest_metrics with the format told from the bytes
  * (auto) and with each format fixed, twice on the same pw_ingest (buffers
  * reused), with and without a key, and to pw_ingest_log. Checks:
- *  - a refused message hands out nothing, says why, and is counted;
+ *  - a refused message hands out nothing, says why, and is counted as
+ *    malformed and nothing else;
  *  - a taken one hands out exactly the count it returns, the same count
  *    both times; every sample has a finite value and a non-empty entity
  *    (the key when there is one);
@@ -85,6 +86,7 @@ static void metrics(struct pw_ingest *in, const char *key, const uint8_t *data,
         struct pw_err err = {{0}};
         const struct pw_ingest_stats *st = pw_ingest_stats(in);
         uint64_t msgs = st->messages, bad = st->malformed, ok = st->samples;
+        uint64_t strs = st->skipped_strings, nonfin = st->skipped_nonfinite;
         int n = pw_ingest_metrics(in, key, r.key_len, data, size, 42,
                                   on_sample, &r, &err);
         CHECK(st->messages == msgs + 1);
@@ -94,6 +96,8 @@ static void metrics(struct pw_ingest *in, const char *key, const uint8_t *data,
             CHECK(err.msg[0] != '\0');
             CHECK(st->malformed == bad + 1);
             CHECK(st->samples == ok);
+            CHECK(st->skipped_strings == strs);
+            CHECK(st->skipped_nonfinite == nonfin);
         } else {
             CHECK(r.calls == (size_t)n);
             CHECK(st->malformed == bad);

@@ -580,6 +580,11 @@ START_TEST(test_telegraf_malformed)
     ingest_bad(in, "{\"name\":\"m\",\"fields\":{\"v\":1}} trailing",
                "Telegraf JSON: line 1");
     ingest_bad(in, "{\"metrics\":{}}", "\"metrics\" is not an array");
+    /* A refused message's string and null fields are not counted. */
+    ingest_bad(in, "{\"name\":\"m\",\"fields\":{\"s\":\"x\",\"n\":null,\"v\":{}}}",
+               "field \"v\"");
+    ck_assert_uint_eq(pw_ingest_stats(in)->skipped_strings, 0);
+    ck_assert_uint_eq(pw_ingest_stats(in)->skipped_nonfinite, 0);
     pw_ingest_free(in);
 }
 END_TEST
