@@ -14,9 +14,13 @@
  *     several data sources (dsnames other than "value"); time is float
  *     seconds;
  *   - Telegraf's JSON serializer: one metric {"name":…,"tags":{…},
- *     "fields":{…},"timestamp":…} or a batch {"metrics":[…]}; timestamp in
- *     seconds (json_timestamp_units 1s) or, when larger than 1e14, ns/us/ms
- *     as its magnitude shows.
+ *     "fields":{…},"timestamp":…} or a batch {"metrics":[…]}; the
+ *     timestamp's json_timestamp_units shows in its magnitude: below 1e11
+ *     seconds (the default "1s"), below 1e14 milliseconds, below 1e17
+ *     microseconds, else nanoseconds (json_timestamp_format, a text
+ *     timestamp, is not read). A null field (what a JSON writer makes of
+ *     NaN) is dropped as non-finite; collectd writes non-finite gauges and
+ *     rates as null too.
  * The format is told by the first non-blank byte ('[' collectd, '{'
  * Telegraf, anything else line protocol) unless the configuration fixes it.
  *
@@ -31,7 +35,9 @@
  * A message is taken whole or not at all: it is parsed completely before
  * the first sample is handed out, so a malformed message emits nothing and
  * the caller can count it and move on. Nothing from outside is trusted:
- * sizes are bounded, numbers range-checked, NaN and infinities dropped
+ * sizes are bounded (a metrics message over 16 MiB, a log message over
+ * 1 MiB, or a message whose series keys would take more than 16 times its
+ * size is refused), numbers range-checked, NaN and infinities dropped
  * (counted in pw_ingest_stats). */
 #ifndef PW_ANALYZER_INGEST_H
 #define PW_ANALYZER_INGEST_H
@@ -102,9 +108,10 @@ int pw_ingest_metrics(struct pw_ingest *in, const void *key, size_t key_len,
 
 /* Parses one log message: JSON {"ts":…,"entity":…,"source":…,"line":…}
  * (ts: number, seconds when below 1e14 else nanoseconds, or absent =
- * default_ts_ns); "line" is required. A value that is not JSON is taken as
- * one raw line (a plain syslog/kcat producer). 0, or -1 with err. *out is
- * valid until the next call on in. */
+ * default_ts_ns); "line" is required. A value that is not a JSON object is
+ * taken as one raw line, trailing CR/LF removed (a plain syslog/kcat
+ * producer; an empty one is an error). 0, or -1 with err. *out is valid
+ * until the next call on in (or pw_ingest_free). */
 int pw_ingest_log(struct pw_ingest *in, const void *key, size_t key_len,
                   const void *value, size_t value_len, int64_t default_ts_ns,
                   struct pw_log_record *out, struct pw_err *err);

@@ -127,6 +127,12 @@ static void put_name(struct pw_buf *b, const char *s, size_t n, bool eq)
     b->data[b->len] = '\0';
 }
 
+void pw_lp_escape_name(struct pw_buf *b, const char *s, size_t n,
+                       bool measurement)
+{
+    put_name(b, s, n, !measurement);
+}
+
 static void put_string_value(struct pw_buf *b, const char *s, size_t n)
 {
     if (n > (SIZE_MAX - 3) / 2) {

@@ -106,6 +106,13 @@ void pw_lp_field_string(struct pw_lp_writer *w, const char *key,
  * could not grow (w->buf.oom). */
 int pw_lp_end(struct pw_lp_writer *w, int64_t ts_ns);
 
+/* Appends s[0..n) to b escaped as the writer escapes a measurement
+ * (measurement = true: ',' and ' ') or a tag key, tag value or field key
+ * (false: ',', ' ' and '='); '\n' becomes the two characters `\n`. For
+ * callers that build series keys out of parsed names (analyzer/ingest). */
+void pw_lp_escape_name(struct pw_buf *b, const char *s, size_t n,
+                       bool measurement);
+
 /* Writes a whole parsed point (tags in the given order). Same return as
  * pw_lp_end. */
 int pw_lp_write_point(struct pw_lp_writer *w, const struct pw_lp_point *p);
