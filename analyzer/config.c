@@ -10,59 +10,61 @@
 
 #define C struct pw_analyzer_config
 #define R struct pw_analyzer_rule_config
+/* Offsets in a nested table are relative to its section's struct. */
+#define SUB(sec, f) (offsetof(C, sec.f) - offsetof(C, sec))
 
 static const struct pw_option topics_options[] = {
-    {"metrics", PW_OPT_STRING, offsetof(C, topics.metrics), "pipewatch.metrics", false,
+    {"metrics", PW_OPT_STRING, SUB(topics, metrics), "pipewatch.metrics", false,
      0, 0, NULL, "Topic of the metrics (line protocol, collectd or Telegraf JSON)."},
-    {"logs", PW_OPT_STRING, offsetof(C, topics.logs), "pipewatch.logs", false, 0, 0,
+    {"logs", PW_OPT_STRING, SUB(topics, logs), "pipewatch.logs", false, 0, 0,
      NULL, "Topic of the log records (JSON {ts, entity, source, line}); \"\" for none."},
-    {"predictions", PW_OPT_STRING, offsetof(C, topics.predictions),
+    {"predictions", PW_OPT_STRING, SUB(topics, predictions),
      "pipewatch.predictions", false, 0, 0, NULL,
      "Where prediction events go (JSON, docs/predictions.md); \"\" for none."},
-    {"state", PW_OPT_STRING, offsetof(C, topics.state), "pipewatch.state", false, 0, 0,
+    {"state", PW_OPT_STRING, SUB(topics, state), "pipewatch.state", false, 0, 0,
      NULL, "The compacted topic of entity checkpoints (key = entity); it needs at "
      "least as many partitions as the metrics topic."},
-    {"dead_letter", PW_OPT_STRING, offsetof(C, topics.dead_letter), "", false, 0, 0,
+    {"dead_letter", PW_OPT_STRING, SUB(topics, dead_letter), "", false, 0, 0,
      NULL, "Where malformed messages are copied; \"\" for nowhere (they are "
      "counted and skipped either way)."},
     {0},
 };
 
 static const struct pw_option models_options[] = {
-    {"dir", PW_OPT_STRING, offsetof(C, models.dir), "", false, 0, 0, NULL,
+    {"dir", PW_OPT_STRING, SUB(models, dir), "", false, 0, 0, NULL,
      "The models directory pipewatch-train promotes into; \"\" to run on the "
      "defaults (no anomaly model)."},
-    {"check_interval", PW_OPT_DURATION, offsetof(C, models.check_interval_ms), "5s",
+    {"check_interval", PW_OPT_DURATION, SUB(models, check_interval_ms), "5s",
      false, 100, 3600000, NULL,
      "How often the directory is checked for a newly promoted bundle (SIGHUP "
      "checks at once)."},
-    {"tagger_tsv", PW_OPT_STRING, offsetof(C, models.tagger_tsv), "", false, 0, 0,
+    {"tagger_tsv", PW_OPT_STRING, SUB(models, tagger_tsv), "", false, 0, 0,
      NULL, "Training file of the default log tagger; \"\" for the installed one."},
     {0},
 };
 
 static const struct pw_option checkpoint_options[] = {
-    {"interval", PW_OPT_DURATION, offsetof(C, checkpoint.interval_ms), "10s", false,
+    {"interval", PW_OPT_DURATION, SUB(checkpoint, interval_ms), "10s", false,
      100, 3600000, NULL,
      "How often changed entities are checkpointed and offsets committed: a "
      "restart re-processes at most this much."},
-    {"restore_timeout", PW_OPT_DURATION, offsetof(C, checkpoint.restore_timeout_ms),
+    {"restore_timeout", PW_OPT_DURATION, SUB(checkpoint, restore_timeout_ms),
      "30s", false, 100, 3600000, NULL,
      "Longest wait for one partition's checkpoints on assignment."},
     {0},
 };
 
 static const struct pw_option forecast_options[] = {
-    {"eval_interval", PW_OPT_DURATION, offsetof(C, forecast.eval_interval_ms), "10s",
+    {"eval_interval", PW_OPT_DURATION, SUB(forecast, eval_interval_ms), "10s",
      false, 0, 86400000, NULL,
      "Forecast rules are evaluated at most this often per series (sample time)."},
-    {"refresh", PW_OPT_DURATION, offsetof(C, forecast.refresh_ms), "5m", false, 0,
+    {"refresh", PW_OPT_DURATION, SUB(forecast, refresh_ms), "5m", false, 0,
      86400000, NULL, "A firing prediction is re-sent with its new ETA this often."},
-    {"trend_samples", PW_OPT_INT, offsetof(C, forecast.trend_samples), "120", false,
+    {"trend_samples", PW_OPT_INT, SUB(forecast, trend_samples), "120", false,
      10, 100000, NULL, "Samples in a watched series' trend window."},
-    {"step", PW_OPT_DURATION, offsetof(C, forecast.step_ms), "10s", false, 1, 86400000,
+    {"step", PW_OPT_DURATION, SUB(forecast, step_ms), "10s", false, 1, 86400000,
      NULL, "Nominal sampling step of the default Holt-Winters model."},
-    {"season", PW_OPT_INT, offsetof(C, forecast.season), "0", false, 0, 2016, NULL,
+    {"season", PW_OPT_INT, SUB(forecast, season), "0", false, 0, 2016, NULL,
      "Season period of the default model, in steps (0: none)."},
     {0},
 };
@@ -82,7 +84,7 @@ static const struct pw_option rule_options[] = {
 };
 
 static const struct pw_option status_options[] = {
-    {"listen", PW_OPT_STRING, offsetof(C, status.listen), "127.0.0.1:9466", false, 0,
+    {"listen", PW_OPT_STRING, SUB(status, listen), "127.0.0.1:9466", false, 0,
      0, NULL, "HOST:PORT of /metrics, /healthz and /api/v1/predictions; \"\" for none."},
     {0},
 };

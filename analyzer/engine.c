@@ -300,7 +300,9 @@ static void evaluate_watch(struct pw_engine *e, struct pw_entity *ent,
                                            (double)r->horizon_ms / 1000.0, &eta);
     bool cond = st == PW_TREND_ETA || st == PW_TREND_PAST;
     if (cond) {
-        double h = st == PW_TREND_PAST ? 0 : fmin((double)r->horizon_ms / 1000.0, eta.horizon_s);
+        /* The probability that the line is past the threshold at the
+         * rule's horizon: "within 6h" is the question the user asked. */
+        double h = st == PW_TREND_PAST ? 0 : (double)r->horizon_ms / 1000.0;
         double mu = fit.level + fit.slope * h;
         double sd = sqrt(fmax(fit.var_level + 2 * h * fit.cov_level_slope +
                               h * h * fit.var_slope, 0));
@@ -354,7 +356,7 @@ static void evaluate_watch(struct pw_engine *e, struct pw_entity *ent,
         if (st == PW_TREND_PAST)
             snprintf(summary, sizeof summary, "%s on %s is already %s %g", metric,
                      ent->name, r->rising ? "above" : "below", r->threshold);
-        else if (isfinite(eta.eta_high_s))
+        else if (isfinite(eta.eta_high_s) && strcmp(lo, hi) != 0)
             snprintf(summary, sizeof summary, "%s on %s will %s %g in %s (95 %% range %s to %s)",
                      metric, ent->name, r->rising ? "pass" : "fall below", r->threshold,
                      words, lo, hi);

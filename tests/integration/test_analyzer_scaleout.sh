@@ -120,9 +120,14 @@ for h in $(seq 0 $((HOSTS - 1))); do
         "$PW_TMP/analyzer-b.err" || fail "no prediction for host-$h"
 done
 # The predictions topic has them too, as versioned JSON; and the API.
-kcat -C -b "$BOOTSTRAP" -t pipewatch.predictions -e -q -f '%k %s\n' >"$PW_TMP/predictions" ||
-    fail "cannot read pipewatch.predictions"
-n=$(grep -c '"version":1,.*"status":"firing".*"kind":"forecast_breach"' "$PW_TMP/predictions" || true)
+for _ in $(seq 1 20); do
+    timeout 20 kcat -C -b "$BOOTSTRAP" -t pipewatch.predictions -e -q -f '%k %s\n' \
+        >"$PW_TMP/predictions" || fail "cannot read pipewatch.predictions"
+    n=$(grep -c '"version":1,.*"status":"firing".*"kind":"forecast_breach"' \
+        "$PW_TMP/predictions" || true)
+    (( n >= HOSTS )) && break
+    sleep 0.5
+done
 (( n == HOSTS )) || fail "pipewatch.predictions holds $n firing records, want $HOSTS"
 curl -sf "http://127.0.0.1:$PB/api/v1/predictions" >"$PW_TMP/api" || fail "no API"
 n=$(grep -o '"rule":"disk_full"' "$PW_TMP/api" | wc -l)
