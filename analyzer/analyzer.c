@@ -88,7 +88,8 @@ static void on_prediction(const struct pw_prediction *p, void *arg)
 {
     struct pw_analyzer *a = arg;
     pw_log(PW_INFO, "prediction %s: %s [rule %s, confidence %.2f, %s]",
-           p->status == PW_PRED_FIRING ? "firing" : "resolved", p->summary, p->rule,
+           p->status == PW_PRED_RESOLVED ? "resolved" : p->update ? "update" : "firing",
+           p->summary, p->rule,
            p->confidence, p->fingerprint);
     const char *topic = a->cfg->topics.predictions;
     if (topic && *topic &&

@@ -31,6 +31,9 @@ struct pw_engine {
     int64_t watermark_ns;
 };
 
+/* transition()'s third outcome beside PW_PRED_FIRING and _RESOLVED. */
+#define REFRESH 2
+
 static const char *kind_event_name(enum pw_rule_kind k)
 {
     switch (k) {
@@ -102,6 +105,10 @@ static json_t *num(double v)
 /* Fills the parts of an event common to every kind, hands it out, frees. */
 static void emit(struct pw_engine *e, struct pw_prediction *p, json_t *evidence)
 {
+    if ((int)p->status == REFRESH) {
+        p->status = PW_PRED_FIRING;
+        p->update = true;
+    }
     char expr[512], at[64], first[64], eta_at[64];
     size_t ri = 0;
     for (; ri < e->cfg.nrules; ri++)
@@ -117,6 +124,7 @@ static void emit(struct pw_engine *e, struct pw_prediction *p, json_t *evidence)
     json_object_set_new(o, "fingerprint", json_string(p->fingerprint));
     json_object_set_new(o, "status",
                         json_string(p->status == PW_PRED_FIRING ? "firing" : "resolved"));
+    json_object_set_new(o, "update", json_boolean(p->update));
     json_object_set_new(o, "entity", json_string(p->entity));
     json_object_set_new(o, "rule", json_string(p->rule));
     json_object_set_new(o, "expr", json_string(expr));
@@ -139,7 +147,7 @@ static void emit(struct pw_engine *e, struct pw_prediction *p, json_t *evidence)
     if (!text)
         return;
     p->json = text;
-    if (p->status == PW_PRED_FIRING && p->first_seen_ns == p->at_ns)
+    if (p->status == PW_PRED_FIRING && !p->update)
         e->stats.fired[p->kind]++;
     if (p->status == PW_PRED_RESOLVED)
         e->stats.resolved[p->kind]++;
@@ -148,7 +156,8 @@ static void emit(struct pw_engine *e, struct pw_prediction *p, json_t *evidence)
 }
 
 /* Moves a prediction through firing / refresh / resolve for one
- * evaluation at event time now. Returns the status to emit, or -1. */
+ * evaluation at event time now. Returns the status to emit (REFRESH: firing
+ * again, with news), or -1. */
 static int transition(const struct pw_engine *e, const struct pw_engine_rule *r,
                       struct pw_pred *pred, bool cond, int64_t now)
 {
@@ -162,7 +171,7 @@ static int transition(const struct pw_engine *e, const struct pw_engine_rule *r,
         }
         if (now - pred->notified_ns >= e->cfg.refresh_ms * 1000000) {
             pred->notified_ns = now;
-            return PW_PRED_FIRING;
+            return REFRESH;
         }
         return -1;
     }
@@ -349,7 +358,7 @@ static void evaluate_watch(struct pw_engine *e, struct pw_entity *ent,
     }
     char metric[300];
     snprintf(metric, sizeof metric, "%s.%s", r->measurement, r->field);
-    if (out == PW_PRED_FIRING) {
+    if (out != PW_PRED_RESOLVED) {
         duration_words(w->pred.eta_s, words, sizeof words);
         duration_words(eta.eta_low_s, lo, sizeof lo);
         duration_words(eta.eta_high_s, hi, sizeof hi);
@@ -371,7 +380,7 @@ static void evaluate_watch(struct pw_engine *e, struct pw_entity *ent,
     struct pw_prediction p = {
         .status = (enum pw_prediction_status)out, .entity = ent->name, .rule = er->name,
         .kind = r->kind, .severity = er->severity, .series = key,
-        .eta_s = out == PW_PRED_FIRING ? w->pred.eta_s : NAN,
+        .eta_s = out != PW_PRED_RESOLVED ? w->pred.eta_s : NAN,
         .confidence = w->pred.confidence, .first_seen_ns = w->pred.first_seen_ns,
         .at_ns = now, .summary = summary,
     };
@@ -477,7 +486,7 @@ static void log_event(struct pw_engine *e, struct pw_entity *ent, size_t ri, int
         json_array_append_new(tpl, o);
     }
     json_object_set_new(ev, "templates", tpl);
-    if (out == PW_PRED_FIRING)
+    if (out != PW_PRED_RESOLVED)
         snprintf(summary, sizeof summary, "%s logged more than %u %s lines in %s",
                  ent->name, er->rule.count, er->rule.category, words);
     else
@@ -566,7 +575,7 @@ static void anomaly_event(struct pw_engine *e, struct pw_entity *ent, size_t ri,
     }
     json_object_set_new(ev, "features", feats);
     char summary[512];
-    if (out == PW_PRED_FIRING)
+    if (out != PW_PRED_RESOLVED)
         snprintf(summary, sizeof summary, "%s behaves unusually (anomaly score %.2f, "
                  "threshold %.2f)", ent->name, ent->anomaly_score, thr);
     else

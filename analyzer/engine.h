@@ -87,6 +87,7 @@ enum pw_prediction_status { PW_PRED_FIRING, PW_PRED_RESOLVED };
 
 struct pw_prediction {
     enum pw_prediction_status status;
+    bool update;                  /* a refresh of a firing prediction */
     const char *entity;
     const char *rule;             /* the rule's name */
     const char *expr;             /* its canonical text */
