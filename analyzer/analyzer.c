@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -87,10 +88,16 @@ static int produce(struct pw_analyzer *a, const char *topic, int32_t partition,
 static void on_prediction(const struct pw_prediction *p, void *arg)
 {
     struct pw_analyzer *a = arg;
-    pw_log(PW_INFO, "prediction %s: %s [rule %s, confidence %.2f, %s]",
+    /* The data's time, not the clock's: a replay or a catch-up after an
+     * outage says when in the data the prediction was made. */
+    char at[32];
+    time_t secs = (time_t)(p->at_ns / 1000000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pw_log(PW_INFO, "prediction %s: %s [rule %s, data time %s, confidence %.2f, %s]",
            p->status == PW_PRED_RESOLVED ? "resolved" : p->update ? "update" : "firing",
-           p->summary, p->rule,
-           p->confidence, p->fingerprint);
+           p->summary, p->rule, at, p->confidence, p->fingerprint);
     const char *topic = a->cfg->topics.predictions;
     if (topic && *topic &&
         produce(a, topic, RD_KAFKA_PARTITION_UA, p->entity, strlen(p->entity), p->json,

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# The demo: builds pipewatch, starts the development broker, an agent
-# collecting this host's metrics every second, and a consumer printing what
-# arrives in Kafka; half-way it takes the brokers down for 6 s to show the
-# spool at work. Runs for about DEMO_SECONDS + 6 (default 20), then cleans up.
+# The demo: pipewatch predicting a real failure before it happens.
+#
+# Builds pipewatch, starts the development broker, an analyzer, and an agent
+# whose exec collector replays a real recorded failure at accelerated time:
+# NAB's machine_temperature_system_failure (an industrial machine's
+# temperature sensor, 5-minute samples; NAB labels the failure at
+# 2014-02-08 14:30), four and a half days of it in about 15 seconds. The
+# samples go the agent's whole way (spool, Kafka, the analyzer's consumer
+# group); the analyzer's rule is "machine.temperature < 20 within 24h". The
+# demo prints the data as it flows, the prediction as it arrives, and how
+# early it came; then it stops everything and cleans up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./contrib/build.sh build >/dev/null
 
-seconds=${DEMO_SECONDS:-20}
 work=$(mktemp -d /tmp/pipewatch-demo.XXXXXX)
 pids=()
 cleanup() {
@@ -16,18 +22,42 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+wait_file() { for _ in $(seq 150); do [[ -s $1 ]] && return 0; sleep 0.1; done; return 1; }
+wait_grep() { for _ in $(seq 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
-echo "== starting the development broker (in memory, loopback only)"
+echo "== the development broker (in memory, loopback only)"
 ./build/pipewatch-broker --brokers 1 --partitions 6 \
   --bootstrap-file "$work/bootstrap" >"$work/broker.out" 2>"$work/broker.log" &
 pids+=($!)
-for _ in $(seq 100); do [[ -s $work/bootstrap ]] && break; sleep 0.1; done
-[[ -s $work/bootstrap ]] || { echo "broker did not start:"; cat "$work/broker.log"; exit 1; }
+wait_file "$work/bootstrap" || { echo "broker did not start:"; cat "$work/broker.log"; exit 1; }
 boot=$(cat "$work/bootstrap")
 echo "   bootstrap: $boot"
 
+cat >"$work/analyzer.yaml" <<YAML
+kafka:
+  bootstrap.servers: "$boot"
+group_id: demo
+checkpoint:
+  interval: 1s
+forecast:
+  step: 5m
+rules:
+  - name: machine_cooling_down
+    expr: 'machine.temperature < 20 within 24h'
+    severity: critical
+    clear_for: 2h
+status:
+  listen: 127.0.0.1:0
+YAML
+echo "== pipewatch-analyzer, rule: machine.temperature < 20 within 24h"
+./build/pipewatch-analyzer --config "$work/analyzer.yaml" 2>"$work/analyzer.log" &
+pids+=($!)
+wait_grep "$work/analyzer.log" "assigned [0-9]* partitions" ||
+  { echo "analyzer did not join its group:"; tail "$work/analyzer.log"; exit 1; }
+
+data=contrib/demo/machine_temperature.csv
 cat >"$work/agent.yaml" <<YAML
-entity: demo-host
+entity: plant-machine-1
 kafka:
   bootstrap.servers: "$boot"
 spool:
@@ -36,58 +66,80 @@ status:
   listen: 127.0.0.1:0
 collectors:
   host:
-    interval: 1s
+    enabled: false
+  exec:
+    enabled: true
+    interval: 250ms
+    command: [python3, $PWD/contrib/demo/replay.py, $PWD/$data, $work/replay.pos, "24", machine, temperature]
+    report: false
 YAML
-
-echo "== starting pipewatch-agent (host metrics every second)"
+echo "== pipewatch-agent replaying NAB machine_temperature_system_failure, 2 h of data per 250 ms"
+echo "   (NAB's labelled failure: 2014-02-08 14:30 UTC)"
 ./build/pipewatch-agent --config "$work/agent.yaml" 2>"$work/agent.log" &
 pids+=($!)
-for _ in $(seq 100); do grep -q 'status port listening' "$work/agent.log" && break; sleep 0.1; done
-grep -q 'status port listening' "$work/agent.log" || { echo "agent did not start:"; cat "$work/agent.log"; exit 1; }
 
-echo "== consuming pipewatch.metrics for ${seconds}s with pipewatch-tail (our consumer)"
-echo "   one line per collection, summarised from the points as they arrive:"
-printf '   %-8s %-10s %5s %6s %6s %7s %6s %s\n' time entity part cpu% load1 mem% disk/% points
-./build/pipewatch-tail --bootstrap-file "$work/bootstrap" \
-  --topic pipewatch.metrics --group demo 2>"$work/tail.log" |
-  awk -F'\t' '
-    function val(line, key,   m) {
-      if (match(line, "[ ,]" key "=[-0-9.e+]+")) {
-        m = substr(line, RSTART + length(key) + 2, RLENGTH - length(key) - 2); return m + 0 }
-      return "" }
-    { line = $4; split(line, w, " "); ts = w[length(w)]; n[ts]++
-      if (line ~ /^cpu[ ,]/) cpu[ts] = 100 - val(line, "usage_idle")
-      if (line ~ /^system /) load[ts] = val(line, "load1")
-      if (line ~ /^mem /) mem[ts] = val(line, "used_percent")
-      if (line ~ /^disk,.*path=\/ /) disk[ts] = val(line, "used_percent")
-      if (line ~ /^processes /) {
-        t = strftime("%H:%M:%S", int(ts / 1e9), 1)
-        c = (ts in cpu) ? sprintf("%.1f", cpu[ts]) : "-"
-        printf "   %-8s %-10s %5s %6s %6.2f %7.2f %6s %d\n", t, $1, $2, c, load[ts], mem[ts], \
-          (ts in disk) ? sprintf("%.1f", disk[ts]) : "-", n[ts]
-        fflush()
-      } }' &
-pids+=($!)
+# Follow the replay and the predictions until the data is used up.
+rows=$(grep -cv '^#\|^start=' "$data")
+shown=0
+printed=0
+deadline=$((SECONDS + 120))
+while :; do
+  if (( SECONDS > deadline )); then
+    echo "   the replay did not finish in 120 s; the agent said:"; tail -5 "$work/agent.log"; exit 1
+  fi
+  pos=$(cat "$work/replay.pos" 2>/dev/null || echo 0)
+  if (( pos >= shown + 144 || (pos == rows && shown < rows) )); then
+    line=$(python3 contrib/demo/replay.py "$data" <(echo $((pos - 1))) 1 machine temperature 2>/dev/null || true)
+    if [[ -n $line ]]; then
+      ts=${line##* }; v=${line#*=}; v=${v%% *}
+      printf '   data %s  temperature %6.2f\n' "$(date -u -d "@$((ts / 1000000000))" '+%Y-%m-%d %H:%M')" "$v"
+    fi
+    shown=$pos
+  fi
+  grep -h "prediction firing\|prediction resolved" "$work/analyzer.log" 2>/dev/null |
+    sed 's/.*pipewatch-analyzer: prediction /   >> /; s/ \[rule [^,]*, data time \([^,]*\),.*/  [data time \1]/' \
+    >"$work/preds.now" || true
+  n=$(wc -l <"$work/preds.now")
+  if (( n > printed )); then
+    tail -n +$((printed + 1)) "$work/preds.now"
+    printed=$n
+  fi
+  (( pos >= rows )) && break
+  sleep 0.2
+done
+sleep 3   # the last samples through Kafka and the analyzer
 
-# Half-way, take the cluster away for a while: the agent keeps collecting
-# into its spool, and replays it in order when the brokers are back.
-port=$(sed -n 's/.*status port listening on .*(port \([0-9]*\)).*/\1/p' "$work/agent.log" | head -1)
-spooled() { curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "pipewatch_agent_spool_messages" { print $2 }'; }
-sleep $((seconds / 2))
-echo "   -- broker DOWN (SIGUSR1): the agent keeps collecting into its spool"
-kill -USR1 "${pids[0]}"
-sleep 6
-echo "   -- spool now holds $(spooled) messages; broker UP again (SIGUSR2): replaying in order"
-kill -USR2 "${pids[0]}"
-for _ in $(seq 300); do [[ $(spooled) == 0 ]] && break; sleep 0.1; done
-echo "   -- spool drained: $(spooled) messages left"
-sleep $((seconds - seconds / 2))
-pkill -INT -f "pipewatch-tail --bootstrap-file $work/bootstrap" || true
-sleep 1
-sed 's/^/   /' "$work/tail.log" | tail -1
-
-echo "== agent's own metrics"
-if [[ -n $port ]]; then
-  curl -s "http://127.0.0.1:$port/metrics" | grep -E '^pipewatch_agent_(kafka_delivered_total|spool_messages|points_total)'
+echo "== how early"
+if ! grep -q "prediction firing" "$work/analyzer.log"; then
+  echo "   no prediction fired (see $work/analyzer.log)"; trap - EXIT; cleanup; exit 1
 fi
-echo "== done; stopping everything"
+python3 - "$work/analyzer.log" <<'PY'
+import datetime, re, sys
+failure = datetime.datetime(2014, 2, 8, 14, 30, tzinfo=datetime.timezone.utc)
+def words(td):
+    m = int(td.total_seconds() // 60)
+    return f"{m // 60} h {m % 60:02d} min"
+events = []
+for line in open(sys.argv[1]):
+    m = re.search(r"prediction (firing|resolved): (.*) \[rule .*data time (\S+),", line)
+    if m:
+        at = datetime.datetime.fromisoformat(m.group(3).replace("Z", "+00:00"))
+        events.append((m.group(1), at, m.group(2)))
+for i, (kind, at, what) in enumerate(events):
+    if kind != "firing":
+        continue
+    end = next((a for k, a, _ in events[i + 1:] if k == "resolved"), None)
+    if at >= failure:
+        print(f"   {at:%m-%d %H:%M}  after the failure: {what}")
+    elif end is not None and end < failure:
+        print(f"   {at:%m-%d %H:%M}  false alarm: resolved at {end:%m-%d %H:%M}, before the failure")
+    else:
+        print(f"   {at:%m-%d %H:%M}  {what}")
+        print(f"               -> {words(failure - at)} before the failure NAB labels at "
+              f"{failure:%Y-%m-%d %H:%M}; it stayed firing through it")
+PY
+port=$(sed -n 's/.*status port on .* (port \([0-9]*\)).*/\1/p' "$work/analyzer.log" | head -1)
+echo "== the analyzer's counters"
+curl -s "http://127.0.0.1:$port/metrics" |
+  grep -E '^pipewatch_analyzer_(samples_total|predictions_total\{kind="forecast_breach"|series|checkpoints_total) ' |
+  sed 's/^/   /'
