@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git
   librdkafka-dev libstatgrab-dev libgsl-dev libcurl4-openssl-dev check
-  libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev libssl-dev
+  libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev libssl-dev libpcre2-dev
   kcat procps curl python3 valgrind
   python3-numpy python3-sklearn
 )
