@@ -665,6 +665,8 @@ void pw_analyzer_free(struct pw_analyzer *a)
     free(a);
 }
 
+struct pw_engine *pw_analyzer_engine(struct pw_analyzer *a) { return a->engine; }
+
 void pw_analyzer_status_line(struct pw_analyzer *a, char *out, size_t size)
 {
     const struct pw_engine_stats *s = pw_engine_stats(a->engine);

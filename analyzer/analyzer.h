@@ -61,4 +61,8 @@ void pw_analyzer_free(struct pw_analyzer *a);
 
 void pw_analyzer_status_line(struct pw_analyzer *a, char *out, size_t size);
 
+/* The engine (its counters and state), for benchmarks and tests. */
+struct pw_engine;
+struct pw_engine *pw_analyzer_engine(struct pw_analyzer *a);
+
 #endif
