@@ -97,6 +97,16 @@ static int find_rule(const struct pw_state *st, const char *text)
     return -1;
 }
 
+struct keyed {
+    const char *key;
+    uint32_t idx;
+};
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
+}
+
 int pw_state_encode_entity(const struct pw_state *st_c, uint32_t idx,
                            struct pw_buf *out, struct pw_err *err)
 {
@@ -145,10 +155,23 @@ int pw_state_encode_entity(const struct pw_state *st_c, uint32_t idx,
         pw_put_u32(out, e->templates[i].count);
         pw_put_str(out, e->templates[i].category);
     }
-    pw_put_u32(out, e->nseries);
-    for (uint32_t s = e->first_series; s != PW_NONE; s = pw_state_series_at(st, s)->next) {
+    /* Series in key order, not list order: the list is newest first, so a
+     * restore (which creates them in the order written) would reverse it,
+     * and a checkpoint that moved would no longer encode to the same
+     * bytes. */
+    struct keyed *order = malloc((e->nseries ? e->nseries : 1) * sizeof *order);
+    if (!order)
+        return pw_err_set(err, "out of memory encoding entity %s", e->name);
+    uint32_t nser = 0;
+    for (uint32_t s = e->first_series; s != PW_NONE && nser < e->nseries;
+         s = pw_state_series_at(st, s)->next)
+        order[nser++] = (struct keyed){pw_state_series_key(st, s), s};
+    qsort(order, nser, sizeof *order, by_key);
+    pw_put_u32(out, nser);
+    for (uint32_t o = 0; o < nser; o++) {
+        uint32_t s = order[o].idx;
         const struct pw_series *ser = pw_state_series_at(st, s);
-        pw_put_str(out, pw_state_series_key(st, s));
+        pw_put_str(out, order[o].key);
         pw_put_u32(out, ser->meas_len);
         pw_put_f64(out, ser->last_value);
         put_hw(out, &ser->hw);
@@ -172,6 +195,7 @@ int pw_state_encode_entity(const struct pw_state *st_c, uint32_t idx,
             }
         }
     }
+    free(order);
     if (out->oom)
         return pw_err_set(err, "out of memory encoding entity %s", e->name);
     return 0;
