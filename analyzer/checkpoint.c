@@ -40,7 +40,15 @@ static void put_pred(struct pw_buf *b, const struct pw_pred *p)
     pw_put_f64(b, p->value);
 }
 
-static void get_pred(struct pw_reader *r, struct pw_pred *p)
+/* Times a checkpoint may hold: from the epoch to 2116. The engine
+ * subtracts them from the newest sample's time, which must not overflow. */
+#define MAX_TIME_NS ((int64_t)1 << 62)
+
+static bool time_ok(int64_t t) { return t >= 0 && t <= MAX_TIME_NS; }
+
+/* False when the prediction could not have been written by the engine (a
+ * time out of range, an infinite measure, a confidence outside [0, 1]). */
+static bool get_pred(struct pw_reader *r, struct pw_pred *p)
 {
     p->active = pw_get_u8(r) != 0;
     p->first_seen_ns = pw_get_i64(r);
@@ -49,6 +57,10 @@ static void get_pred(struct pw_reader *r, struct pw_pred *p)
     p->eta_s = pw_get_f64(r);
     p->confidence = pw_get_f64(r);
     p->value = pw_get_f64(r);
+    return time_ok(p->first_seen_ns) && time_ok(p->last_true_ns) &&
+           time_ok(p->notified_ns) && !isinf(p->eta_s) && !isinf(p->value) &&
+           fabs(p->value) < 1e15 && (isnan(p->confidence) ||
+                                     (p->confidence >= 0 && p->confidence <= 1));
 }
 
 static void put_hw(struct pw_buf *b, const struct pw_hw_state *s)
@@ -244,6 +256,8 @@ static uint32_t decode(struct pw_state *st, const void *data, size_t len,
     }
     int64_t last_seen = pw_get_i64(&r);
     double score = pw_get_f64(&r);
+    if (!r.bad && (!time_ok(last_seen) || isinf(score)))
+        BAD("entity last seen or score out of range");
     if (e) {
         e->last_seen_ns = last_seen;
         e->anomaly_score = score;
@@ -270,7 +284,8 @@ static uint32_t decode(struct pw_state *st, const void *data, size_t len,
         if (!(s = pw_get_str(&r, MAX_NAME)))
             BAD("bad rule text");
         struct pw_pred p;
-        get_pred(&r, &p);
+        if (!get_pred(&r, &p) && !r.bad)
+            BAD("rule \"%.60s\": a prediction out of range", s);
         uint32_t k = pw_get_u32(&r);
         if (k > MAX_ITEMS || (size_t)k * 16 > pw_reader_left(&r))
             BAD("log window of %u entries overruns the checkpoint", k);
@@ -354,7 +369,10 @@ static uint32_t decode(struct pw_state *st, const void *data, size_t len,
                 BAD("bad watch rule text");
             double last_eval = pw_get_f64(&r);
             struct pw_pred p;
-            get_pred(&r, &p);
+            if (!get_pred(&r, &p) && !r.bad) {
+                free(rt);
+                BAD("series \"%.60s\": a prediction out of range", s);
+            }
             uint32_t k = pw_get_u32(&r);
             if (k > MAX_ITEMS || (size_t)k * 16 > pw_reader_left(&r)) {
                 free(rt);
