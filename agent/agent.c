@@ -103,13 +103,19 @@ static int start_collectors(const struct pw_agent_schema *schema,
     return 0;
 }
 
-static int start_status(struct pw_agent *a, const char *listen, struct pw_err *err)
+static int start_status(struct pw_agent *a, const char *listen, const char *token_file,
+                        struct pw_err *err)
 {
     if (!listen || !listen[0])
         return 0;
     a->status = pw_status_start(listen, pw_agent_render_metrics, a, err);
     if (!a->status)
         return -1;
+    if (pw_status_set_token_file(a->status, token_file, err) < 0) {
+        pw_status_stop(a->status);
+        a->status = NULL;
+        return -1;
+    }
     pw_log(PW_INFO, "status port listening on %s (port %u)", listen,
            (unsigned)pw_status_port(a->status));
     return 0;
@@ -151,7 +157,7 @@ struct pw_agent *pw_agent_new(const struct pw_agent_schema *schema,
         goto fail;
     if (start_collectors(schema, a->cfg, a->coll, err) < 0)
         goto fail;
-    if (start_status(a, a->cfg->status.listen, err) < 0)
+    if (start_status(a, a->cfg->status.listen, a->cfg->status.token_file, err) < 0)
         goto fail;
     return a;
 fail:
@@ -273,7 +279,8 @@ int pw_agent_reload(struct pw_agent *a, struct pw_agent_config *cfg,
     bool new_sender = new_spool || !kv_equal(&next->kafka, &a->cfg->kafka) ||
                       next->spool.max_inflight != a->cfg->spool.max_inflight ||
                       next->spool.retry_backoff_ms != a->cfg->spool.retry_backoff_ms;
-    bool new_status = !str_equal(next->status.listen, a->cfg->status.listen);
+    bool new_status = !str_equal(next->status.listen, a->cfg->status.listen) ||
+                      !str_equal(next->status.token_file, a->cfg->status.token_file);
 
     /* Start everything new first; only then retire the old. */
     if (new_spool && !(spool = pw_spool_open(next->spool.path, next->spool.max_bytes, err)))
@@ -286,7 +293,7 @@ int pw_agent_reload(struct pw_agent *a, struct pw_agent_config *cfg,
     if (new_status) {
         pw_status_stop(a->status);   /* free the port before binding it again */
         a->status = NULL;
-        if (start_status(a, next->status.listen, err) < 0) {
+        if (start_status(a, next->status.listen, next->status.token_file, err) < 0) {
             pw_log(PW_WARN, "status port not restarted: %s", err->msg);
         }
         status = a->status;

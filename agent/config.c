@@ -46,6 +46,13 @@ static const struct pw_option status_options[] = {
      "127.0.0.1:9273", false, 0, 0, NULL,
      "Address of the HTTP status port (/metrics in Prometheus text format, "
      "/healthz); empty to disable. Loopback by default."},
+    {"token_file", PW_OPT_STRING,
+     offsetof(struct pw_agent_config, status.token_file) -
+         offsetof(struct pw_agent_config, status),
+     NULL, false, 0, 0, NULL,
+     "A file whose first line is a bearer token: every request but /healthz "
+     "must then send \"Authorization: Bearer TOKEN\" (Prometheus: "
+     "authorization.credentials_file)."},
     {0},
 };
 

@@ -34,6 +34,7 @@ struct pw_agent_config {
     int64_t shutdown_timeout_ms;
     struct {
         char *listen;             /* host:port, or "" for none */
+        char *token_file;         /* bearer token; NULL: none */
     } status;
     _Alignas(16) unsigned char collectors[PW_AGENT_COLLECTOR_SPACE];
 };

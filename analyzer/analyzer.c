@@ -584,6 +584,7 @@ struct pw_analyzer *pw_analyzer_new(const struct pw_analyzer_config *cfg, struct
         goto fail;
     if (cfg->status.listen && *cfg->status.listen) {
         if (!(a->status = pw_status_start(cfg->status.listen, render, a, err)) ||
+            pw_status_set_token_file(a->status, cfg->status.token_file, err) < 0 ||
             pw_status_route(a->status, "/api/", api_predictions, a, err) < 0)
             goto fail;
         pw_log(PW_INFO, "status port on %s (port %u)", cfg->status.listen,

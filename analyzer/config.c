@@ -86,6 +86,10 @@ static const struct pw_option rule_options[] = {
 static const struct pw_option status_options[] = {
     {"listen", PW_OPT_STRING, SUB(status, listen), "127.0.0.1:9466", false, 0,
      0, NULL, "HOST:PORT of /metrics, /healthz and /api/v1/predictions; \"\" for none."},
+    {"token_file", PW_OPT_STRING, SUB(status, token_file), NULL, false, 0, 0, NULL,
+     "A file whose first line is a bearer token: every request but /healthz "
+     "must then send \"Authorization: Bearer TOKEN\" (Prometheus: "
+     "authorization.credentials_file; pipewatch-ctl: $PIPEWATCH_TOKEN)."},
     {0},
 };
 

@@ -46,6 +46,7 @@ struct pw_analyzer_config {
     struct pw_section_list rules;     /* of struct pw_analyzer_rule_config */
     struct {
         char *listen;
+        char *token_file;
     } status;
     int64_t max_message_bytes;
 };

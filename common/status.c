@@ -7,8 +7,12 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "common/buf.h"
 
 struct route {
     const char *prefix;
@@ -24,6 +28,7 @@ struct pw_status {
     struct pw_buf body;
     struct route routes[PW_STATUS_MAX_ROUTES];
     size_t nroutes;
+    char *token;           /* NULL: no check */
 };
 
 /* A request's body as it arrives in pieces; NULL until the first call. */
@@ -64,6 +69,65 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code,
     return ret;
 }
 
+static bool authorized(const struct pw_status *st, struct MHD_Connection *conn)
+{
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    size_t n = strlen(st->token);
+    /* Constant time in the token's bytes: no timing hint of a prefix. */
+    return strlen(h) == n && CRYPTO_memcmp(h, st->token, n) == 0;
+}
+
+static enum MHD_Result unauthorized(struct MHD_Connection *conn)
+{
+    static const char body[] = "unauthorized: send Authorization: Bearer <token>\n";
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "text/plain");
+    MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(conn, 401, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+int pw_status_set_token_file(struct pw_status *st, const char *path, struct pw_err *err)
+{
+    if (!path || !*path)
+        return 0;
+    struct pw_buf b;
+    pw_buf_init(&b);
+    if (pw_buf_read_file(&b, path, 4096, err) < 0) {
+        pw_buf_release(&b);
+        return pw_err_prefix(err, "status token_file");
+    }
+    char *t = b.data ? b.data : "";
+    t[strcspn(t, "\r\n")] = '\0';
+    while (*t == ' ' || *t == '\t')
+        t++;
+    size_t n = strlen(t);
+    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+        t[--n] = '\0';
+    if (!n) {
+        pw_buf_release(&b);
+        return pw_err_set(err, "status token_file %s: the first line is empty", path);
+    }
+    char *copy = strdup(t);
+    OPENSSL_cleanse(b.data, b.len);
+    pw_buf_release(&b);
+    if (!copy)
+        return pw_err_set(err, "out of memory");
+    if (st->token) {
+        OPENSSL_cleanse(st->token, strlen(st->token));
+        free(st->token);
+    }
+    st->token = copy;
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -71,6 +135,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 {
     (void)version;
     struct pw_status *st = cls;
+    if (st->token && strcmp(url, "/healthz") != 0 && !authorized(st, conn))
+        return unauthorized(conn);
     for (size_t i = 0; i < st->nroutes; i++)
         if (strncmp(url, st->routes[i].prefix, strlen(st->routes[i].prefix)) == 0)
             return serve_route(st, &st->routes[i], conn, url, method, upload,
@@ -218,5 +284,9 @@ void pw_status_stop(struct pw_status *st)
         return;
     MHD_stop_daemon(st->d);
     pw_buf_release(&st->body);
+    if (st->token) {
+        OPENSSL_cleanse(st->token, strlen(st->token));
+        free(st->token);
+    }
     free(st);
 }

@@ -6,7 +6,7 @@
  * of its own, so the render callback reads the program's counters without
  * locks; the loop waits on pw_status_fd, so an idle daemon does not wake up
  * to look for requests. Binds to the address given; the default configurations use
- * loopback. */
+ * loopback; a bearer token can be required (pw_status_set_token_file). */
 #ifndef PW_STATUS_H
 #define PW_STATUS_H
 
@@ -48,6 +48,14 @@ typedef int (*pw_status_route_fn)(const char *method, const char *path,
                                   void *arg);
 int pw_status_route(struct pw_status *st, const char *prefix,
                     pw_status_route_fn fn, void *arg, struct pw_err *err);
+
+/* Bearer-token access: from now on every request but GET /healthz must
+ * carry "Authorization: Bearer TOKEN" (as Prometheus sends it from its
+ * scrape config's authorization.credentials_file), else 401. The token is
+ * the first line of the file at `path`, without surrounding white space;
+ * it is kept in memory only and never logged. NULL or "" path: no check.
+ * 0, or -1 with err (unreadable file, empty token). */
+int pw_status_set_token_file(struct pw_status *st, const char *path, struct pw_err *err);
 
 /* The port actually bound. */
 uint16_t pw_status_port(const struct pw_status *st);
