@@ -27,7 +27,7 @@
 struct counters {
     uint64_t messages, malformed, dead_lettered, oversized;
     uint64_t predictions_produced, delivery_failures;
-    uint64_t checkpoints, checkpoint_failures, entities_checkpointed;
+    uint64_t checkpoints, checkpoint_failures, entities_checkpointed, commits;
     uint64_t restored_entities, restore_errors, rebalances;
     uint64_t bundles_loaded, bundles_refused;
 };
@@ -50,6 +50,11 @@ struct pw_analyzer {
     struct counters c;
     struct pw_log_limiter malformed_log, delivery_log;
     int64_t last_tick_ms, last_checkpoint_ms, last_models_ms;
+    /* The checkpoint in flight (see checkpoint_start). */
+    bool ckpt_pending;
+    rd_kafka_topic_partition_list_t *ckpt_positions;
+    uint64_t ckpt_failures;
+    int64_t ckpt_started_ms;
 };
 
 /* ---- Kafka callbacks --------------------------------------------------- */
@@ -110,11 +115,44 @@ static void on_prediction(const struct pw_prediction *p, void *arg)
 /* Checkpoints every changed entity, waits for Kafka to acknowledge them
  * (and the predictions before them), then commits the consumer's
  * positions. Nothing is committed unless all of that succeeded. */
-static int checkpoint(struct pw_analyzer *a)
+/* Checkpoints run in two halves so that the loop never waits on Kafka:
+ * checkpoint_start produces every changed entity and notes the consumer's
+ * positions; checkpoint_finish, called from every step, commits those
+ * positions once the producer has nothing in flight (the checkpoints and
+ * every prediction before them acknowledged). A delivery failure in
+ * between abandons the checkpoint: every entity is marked changed again
+ * and the positions are not committed, so the next checkpoint retries. A
+ * commit is asynchronous: losing one only means re-processing a little
+ * more after a crash. On revoke and at close, checkpoint_sync does both
+ * halves with a bounded wait. */
+static void mark_all_dirty(struct pw_analyzer *a)
 {
     struct pw_state *st = pw_engine_state(a->engine);
+    for (uint32_t i = 0, n = (uint32_t)pw_state_entities(st); i < n; i++)
+        pw_state_entity_at(st, i)->dirty = true;
+}
+
+static void checkpoint_abandon(struct pw_analyzer *a, const char *why)
+{
+    pw_log(PW_WARN, "checkpoint: %s; offsets not committed (the next checkpoint "
+           "retries)", why);
+    a->c.checkpoint_failures++;
+    mark_all_dirty(a);
+    if (a->ckpt_positions)
+        rd_kafka_topic_partition_list_destroy(a->ckpt_positions);
+    a->ckpt_positions = NULL;
+    a->ckpt_pending = false;
+}
+
+static void checkpoint_start(struct pw_analyzer *a)
+{
+    if (a->ckpt_pending)
+        return;
+    struct pw_state *st = pw_engine_state(a->engine);
     struct pw_err err;
-    uint64_t failures = a->c.delivery_failures;
+    a->ckpt_failures = a->c.delivery_failures;
+    a->ckpt_started_ms = pw_mono_ms();
+    a->ckpt_pending = true;
     size_t n = 0, count = pw_state_entities(st);
     for (uint32_t i = 0; i < count; i++) {
         struct pw_entity *e = pw_state_entity_at(st, i);
@@ -122,49 +160,103 @@ static int checkpoint(struct pw_analyzer *a)
             continue;
         pw_buf_reset(&a->scratch);
         if (pw_state_encode_entity(st, i, &a->scratch, &err) < 0) {
-            pw_log(PW_ERROR, "checkpoint: %s", err.msg);
-            a->c.checkpoint_failures++;
-            return -1;
+            checkpoint_abandon(a, err.msg);
+            return;
         }
         if (produce(a, a->cfg->topics.state, e->partition, e->name, strlen(e->name),
                     a->scratch.data, a->scratch.len) < 0) {
-            a->c.checkpoint_failures++;
-            return -1;
+            checkpoint_abandon(a, "cannot queue an entity's state");
+            return;
         }
+        e->dirty = false;
         n++;
     }
-    rd_kafka_flush(a->producer, 10000);
-    if (rd_kafka_outq_len(a->producer) > 0 || a->c.delivery_failures != failures) {
-        pw_log(PW_WARN, "checkpoint: Kafka did not acknowledge everything; offsets "
-               "not committed (the next checkpoint retries)");
-        a->c.checkpoint_failures++;
-        return -1;
-    }
-    for (uint32_t i = 0; i < count; i++)
-        pw_state_entity_at(st, i)->dirty = false;
     a->c.entities_checkpointed += n;
+    /* The positions now: every message before them has had its effects
+     * queued above (states) or earlier (predictions). */
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(a->consumer, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
         rd_kafka_position(a->consumer, parts);
-        rd_kafka_topic_partition_list_t *commit = rd_kafka_topic_partition_list_new(parts->cnt);
+        a->ckpt_positions = rd_kafka_topic_partition_list_new(parts->cnt ? parts->cnt : 1);
         for (int i = 0; i < parts->cnt; i++)
             if (parts->elems[i].offset >= 0)
-                rd_kafka_topic_partition_list_add(commit, parts->elems[i].topic,
+                rd_kafka_topic_partition_list_add(a->ckpt_positions, parts->elems[i].topic,
                                                   parts->elems[i].partition)->offset =
                     parts->elems[i].offset;
-        if (commit->cnt > 0) {
-            rd_kafka_resp_err_t rc = rd_kafka_commit(a->consumer, commit, 0);
-            if (rc && rc != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-                pw_log(PW_WARN, "checkpoint: commit failed: %s", rd_kafka_err2str(rc));
-                a->c.checkpoint_failures++;
-            }
-        }
-        rd_kafka_topic_partition_list_destroy(commit);
         rd_kafka_topic_partition_list_destroy(parts);
     }
-    a->c.checkpoints++;
-    return 0;
 }
+
+/* An asynchronous commit's result. */
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    (void)offsets;
+    struct pw_analyzer *a = opaque;
+    if (!err)
+        a->c.commits++;
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        a->c.checkpoint_failures++;
+        pw_log_limited(&a->delivery_log, 10000, PW_WARN, "checkpoint: commit failed: %s",
+                       rd_kafka_err2str(err));
+    }
+}
+
+/* Commits when everything produced is acknowledged. Returns true when no
+ * checkpoint is pending any more. */
+static bool checkpoint_finish(struct pw_analyzer *a, bool sync)
+{
+    if (!a->ckpt_pending)
+        return true;
+    if (a->c.delivery_failures != a->ckpt_failures) {
+        checkpoint_abandon(a, "Kafka refused a delivery");
+        return true;
+    }
+    if (rd_kafka_outq_len(a->producer) > 0) {
+        if (pw_mono_ms() - a->ckpt_started_ms > a->cfg->checkpoint.interval_ms * 10 + 30000)
+            checkpoint_abandon(a, "Kafka did not acknowledge in time");
+        return !a->ckpt_pending;
+    }
+    if (a->ckpt_positions && a->ckpt_positions->cnt > 0) {
+        rd_kafka_resp_err_t rc;
+        if (sync) {
+            rc = rd_kafka_commit(a->consumer, a->ckpt_positions, 0);
+            a->c.commits += rc == RD_KAFKA_RESP_ERR_NO_ERROR;
+        } else {
+            /* The result comes back through the consumer's queue, served
+             * by rd_kafka_consumer_poll in the step. */
+            rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(a->consumer);
+            rc = rd_kafka_commit_queue(a->consumer, a->ckpt_positions, q, on_commit, a);
+            rd_kafka_queue_destroy(q);
+        }
+        if (rc && rc != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+            pw_log(PW_WARN, "checkpoint: commit failed: %s", rd_kafka_err2str(rc));
+            a->c.checkpoint_failures++;
+        }
+    }
+    if (a->ckpt_positions)
+        rd_kafka_topic_partition_list_destroy(a->ckpt_positions);
+    a->ckpt_positions = NULL;
+    a->ckpt_pending = false;
+    a->c.checkpoints++;
+    return true;
+}
+
+static void checkpoint_sync(struct pw_analyzer *a, int timeout_ms)
+{
+    if (a->ckpt_pending) {
+        rd_kafka_flush(a->producer, timeout_ms);
+        checkpoint_finish(a, true);
+    }
+    checkpoint_start(a);
+    rd_kafka_flush(a->producer, timeout_ms);
+    if (rd_kafka_outq_len(a->producer) > 0)
+        checkpoint_abandon(a, "Kafka did not acknowledge in time");
+    else
+        checkpoint_finish(a, true);
+}
+
 
 /* Reads partition p of the state topic up to its high watermark into the
  * state. */
@@ -297,7 +389,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     } else {
         pw_log(PW_INFO, "revoking %d partitions: checkpointing first", parts->cnt);
         if (!rd_kafka_assignment_lost(rk))
-            checkpoint(a);
+            checkpoint_sync(a, 10000);
+        else if (a->ckpt_pending)
+            checkpoint_abandon(a, "the assignment was lost");
         if (incremental) {
             give_up(a, parts);
             rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
@@ -441,8 +535,9 @@ static void render(struct pw_buf *o, void *arg)
     C("predictions_produced_total", "Prediction records produced to Kafka.",
       a->c.predictions_produced);
     C("delivery_failures_total", "Kafka deliveries that failed.", a->c.delivery_failures);
-    C("checkpoints_total", "Checkpoints completed (state acknowledged, offsets committed).",
+    C("checkpoints_total", "Checkpoints completed (state acknowledged, offsets committed or their commit requested).",
       a->c.checkpoints);
+    C("commits_total", "Offset commits the group coordinator confirmed.", a->c.commits);
     C("checkpoint_failures_total", "Checkpoints that did not complete.",
       a->c.checkpoint_failures);
     C("restored_entities_total", "Entity checkpoints read back on assignment.",
@@ -618,8 +713,9 @@ void pw_analyzer_step(struct pw_analyzer *a, int max_wait_ms)
             pw_engine_tick(a->engine, 0);
             a->last_tick_ms = now;
         }
-        if (now - a->last_checkpoint_ms >= a->cfg->checkpoint.interval_ms) {
-            checkpoint(a);
+        checkpoint_finish(a, false);
+        if (now - a->last_checkpoint_ms >= a->cfg->checkpoint.interval_ms && !a->ckpt_pending) {
+            checkpoint_start(a);
             a->last_checkpoint_ms = pw_mono_ms();
         }
         if (now - a->last_models_ms >= a->cfg->models.check_interval_ms) {
@@ -634,7 +730,7 @@ void pw_analyzer_step(struct pw_analyzer *a, int max_wait_ms)
 void pw_analyzer_close(struct pw_analyzer *a)
 {
     pw_engine_tick(a->engine, 0);
-    checkpoint(a);
+    checkpoint_sync(a, 10000);
     rd_kafka_consumer_close(a->consumer);
     rd_kafka_flush(a->producer, 5000);
 }
@@ -662,6 +758,8 @@ void pw_analyzer_free(struct pw_analyzer *a)
     if (a->has_models)
         pw_inservice_release(&a->models);
     pw_buf_release(&a->scratch);
+    if (a->ckpt_positions)
+        rd_kafka_topic_partition_list_destroy(a->ckpt_positions);
     free(a->held);
     free(a);
 }

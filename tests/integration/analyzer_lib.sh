@@ -50,7 +50,7 @@ start_analyzer() {
 }
 
 ametric() {
-    curl -s "http://127.0.0.1:$ANALYZER_PORT/metrics" |
+    curl -s --max-time 5 "http://127.0.0.1:$ANALYZER_PORT/metrics" |
         awk -v n="pipewatch_analyzer_$1" '$1 == n {print $2}'
 }
 
