@@ -582,16 +582,52 @@ int pw_dispatch_put(struct pw_dispatch *d, const struct pw_alert *a,
 /* Flush                                                                     */
 
 /* Per tick: for each inhibit rule, the firing alerts its source side
- * matches (Alertmanager's source cache). */
+ * matches (Alertmanager's source cache), sorted by the values of the
+ * rule's `equal` labels so that a target finds the sources with its own
+ * values by binary search instead of scanning them all. */
+struct source {
+    char *eq;                  /* the equal labels' values, \xff-joined */
+    const struct pw_labels *labels;
+};
+
 struct sources {
-    const struct pw_labels **v;
+    struct source *v;
     size_t n, cap;
 };
 
 struct tick_state {
     struct sources *src;       /* one per rule, built on first need */
-    bool built;
+    bool built, failed;
 };
+
+/* The values of r's equal labels in ls ("" when absent), joined. */
+static char *equal_key(const struct pw_inhibit_rule *r,
+                       const struct pw_labels *ls)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < r->n_equal; i++) {
+        const char *v = pw_labels_get(ls, r->equal[i]);
+        len += (v ? strlen(v) : 0) + 1;
+    }
+    char *k = malloc(len), *p = k;
+    if (!k)
+        return NULL;
+    for (size_t i = 0; i < r->n_equal; i++) {
+        const char *v = pw_labels_get(ls, r->equal[i]);
+        size_t l = v ? strlen(v) : 0;
+        memcpy(p, v ? v : "", l);
+        p += l;
+        *p++ = '\xff';
+    }
+    *p = 0;
+    return k;
+}
+
+static int cmp_source(const void *a, const void *b)
+{
+    return strcmp(((const struct source *)a)->eq,
+                  ((const struct source *)b)->eq);
+}
 
 static int build_sources(struct pw_dispatch *d, struct tick_state *ts,
                          int64_t now_ns)
@@ -613,28 +649,39 @@ static int build_sources(struct pw_dispatch *d, struct tick_state *ts,
                 struct sources *s = &ts->src[r];
                 if (s->n == s->cap) {
                     size_t cap = s->cap ? s->cap * 2 : 8;
-                    const struct pw_labels **v =
-                        realloc(s->v, cap * sizeof *v);
+                    struct source *v = realloc(s->v, cap * sizeof *v);
                     if (!v)
                         return -1;
                     s->v = v;
                     s->cap = cap;
                 }
-                s->v[s->n++] = &e->a.labels;
+                char *k = equal_key(&rules->v[r], &e->a.labels);
+                if (!k)
+                    return -1;
+                s->v[s->n].eq = k;
+                s->v[s->n++].labels = &e->a.labels;
             }
         }
     }
+    for (size_t r = 0; r < rules->n; r++)
+        if (ts->src[r].n > 1)
+            qsort(ts->src[r].v, ts->src[r].n, sizeof ts->src[r].v[0],
+                  cmp_source);
     return 0;
 }
 
 static void free_tick_state(struct tick_state *ts, size_t n_rules)
 {
     if (ts->src)
-        for (size_t r = 0; r < n_rules; r++)
+        for (size_t r = 0; r < n_rules; r++) {
+            for (size_t i = 0; i < ts->src[r].n; i++)
+                free(ts->src[r].v[i].eq);
             free(ts->src[r].v);
+        }
     free(ts->src);
 }
 
+/* Alertmanager's Inhibitor.Mutes over the tick's source cache. */
 static bool inhibited(struct pw_dispatch *d, struct tick_state *ts,
                       const struct pw_labels *ls, int64_t now_ns,
                       uint64_t *by)
@@ -643,17 +690,43 @@ static bool inhibited(struct pw_dispatch *d, struct tick_state *ts,
     if (!rules || !rules->n)
         return false;
     if (!ts->built && build_sources(d, ts, now_ns) < 0)
+        ts->failed = true;
+    if (ts->failed)
         return false;
     for (size_t r = 0; r < rules->n; r++) {
         const struct pw_inhibit_rule *rule = &rules->v[r];
-        if (!ts->src || !pw_matchers_match(&rule->target, ls))
+        const struct sources *s = &ts->src[r];
+        if (!s->n || !pw_matchers_match(&rule->target, ls))
             continue;
-        for (size_t i = 0; i < ts->src[r].n; i++)
-            if (pw_inhibit_rule_mutes(rule, ls, ts->src[r].v[i])) {
-                if (by)
-                    *by = pw_labels_fingerprint(ts->src[r].v[i]);
-                return true;
+        char *k = equal_key(rule, ls);
+        if (!k)
+            return false;
+        size_t lo = 0, hi = s->n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(s->v[mid].eq, k) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        bool two_sided = pw_matchers_match(&rule->source, ls);
+        for (size_t i = lo; i < s->n && strcmp(s->v[i].eq, k) == 0; i++) {
+            if (two_sided && pw_matchers_match(&rule->target, s->v[i].labels))
+                continue;
+            bool same = true;  /* exact, should a value hold the byte 0xff */
+            for (size_t j = 0; same && j < rule->n_equal; j++) {
+                const char *a = pw_labels_get(ls, rule->equal[j]);
+                const char *b = pw_labels_get(s->v[i].labels, rule->equal[j]);
+                same = strcmp(a ? a : "", b ? b : "") == 0;
             }
+            if (!same)
+                continue;
+            if (by)
+                *by = pw_labels_fingerprint(s->v[i].labels);
+            free(k);
+            return true;
+        }
+        free(k);
     }
     return false;
 }
