@@ -305,9 +305,8 @@ static int add_to_group(struct pw_dispatch *d, const struct pw_route *r,
         free(key);
         pw_labels_free(&gl);
     }
-    for (size_t i = 0; i < g->n; i++)
-        if (g->alerts[i] == e)
-            return 0;
+    /* A new alert is routed once and reaches each route at most once, so
+     * it cannot be in this group already. */
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 2;
         struct entry **v = realloc(g->alerts, cap * sizeof *v);
@@ -518,7 +517,7 @@ static bool is_resolved(const struct pw_alert *a, int64_t now_ns)
 }
 
 static int update_entry(struct entry *e, const struct pw_alert *a,
-                        int64_t now_ns, struct pw_err *err)
+                        int64_t starts_ns, int64_t now_ns, struct pw_err *err)
 {
     struct pw_labels ann = {0};
     char *url = NULL;
@@ -530,9 +529,8 @@ static int update_entry(struct entry *e, const struct pw_alert *a,
     }
     bool was_firing = !is_resolved(&e->a, now_ns);
     bool firing = !is_resolved(a, now_ns);
-    if (!(was_firing && firing && e->a.starts_at_ns &&
-          e->a.starts_at_ns < a->starts_at_ns))
-        e->a.starts_at_ns = a->starts_at_ns;
+    if (!(was_firing && firing && e->a.starts_at_ns < starts_ns))
+        e->a.starts_at_ns = starts_ns;
     e->a.ends_at_ns = a->ends_at_ns;
     e->a.status = a->status;
     pw_labels_free(&e->a.annotations);
@@ -549,9 +547,11 @@ int pw_dispatch_put(struct pw_dispatch *d, const struct pw_alert *a,
     if (a->labels.n == 0)
         return pw_err_set(err, "an alert needs at least one label");
     uint64_t fp = pw_labels_fingerprint(&a->labels);
+    /* as Alertmanager's API: an alert without a start starts now */
+    int64_t starts_ns = a->starts_at_ns ? a->starts_at_ns : now_ns;
     struct entry *e = find_alert(d, fp);
     if (e) {
-        if (update_entry(e, a, now_ns, err) < 0)
+        if (update_entry(e, a, starts_ns, now_ns, err) < 0)
             return -1;
         return save_alert(d, e, err);
     }
@@ -563,6 +563,7 @@ int pw_dispatch_put(struct pw_dispatch *d, const struct pw_alert *a,
         return pw_err_set(err, "out of memory storing an alert");
     }
     e->a.fingerprint = fp;
+    e->a.starts_at_ns = starts_ns;
     e->received_ns = e->updated_ns = now_ns;
     if (insert_alert(d, e) < 0) {
         free_entry(e);

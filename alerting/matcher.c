@@ -121,9 +121,10 @@ bool pw_matcher_matches(const struct pw_matcher *m,
 /* ------------------------------------------------------------------------ */
 /* Text form                                                                 */
 
-static const char *skip_space(const char *p)
+/* Skips spaces and tabs, never past `end`. */
+static const char *skip_space(const char *p, const char *end)
 {
-    while (*p == ' ' || *p == '\t')
+    while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     return p;
 }
@@ -137,16 +138,16 @@ int pw_matcher_parse(struct pw_matcher *m, const char *text,
     size_t tlen = strlen(text);
     if (tlen > 65536)
         return pw_err_set(err, "a matcher is longer than 64 KiB");
-    const char *p = skip_space(text);
     const char *end = text + tlen;
+    const char *p = skip_space(text, end);
     while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
     if (*p == '{') {
         if (end <= p + 1 || end[-1] != '}')
             return pw_err_set(err, "matcher \"%.80s\": an opening { without "
                               "a closing }", text);
-        p = skip_space(p + 1);
         end--;
+        p = skip_space(p + 1, end);
         while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
             end--;
     }
@@ -158,7 +159,7 @@ int pw_matcher_parse(struct pw_matcher *m, const char *text,
         return pw_err_set(err, "matcher \"%.80s\": expected a label name "
                           "first, as in severity=\"critical\"", text);
     size_t nlen = (size_t)(p - ns);
-    p = skip_space(p);
+    p = skip_space(p, end);
     enum pw_match_type type;
     if (p + 1 < end && p[0] == '=' && p[1] == '~') {
         type = PW_MATCH_RE; p += 2;
@@ -172,7 +173,7 @@ int pw_matcher_parse(struct pw_matcher *m, const char *text,
         return pw_err_set(err, "matcher \"%.80s\": expected one of =, !=, =~ "
                           "or !~ after the label name", text);
     }
-    p = skip_space(p);
+    p = skip_space(p, end);
     char *value = malloc((size_t)(end - p) + 1);
     char *name = malloc(nlen + 1);
     if (!value || !name) {
@@ -209,7 +210,7 @@ int pw_matcher_parse(struct pw_matcher *m, const char *text,
         if (!closed)
             rc = pw_err_set(err, "matcher \"%.80s\": the quoted value has no "
                             "closing quote", text);
-        else if (skip_space(p) != end)
+        else if (skip_space(p, end) != end)
             rc = pw_err_set(err, "matcher \"%.80s\": unexpected text after "
                             "the quoted value", text);
     } else {

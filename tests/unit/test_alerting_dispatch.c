@@ -392,6 +392,39 @@ START_TEST(test_refused_notification_returns_with_same_key)
 }
 END_TEST
 
+START_TEST(test_old_alert_skips_group_wait_new_one_without_start_waits)
+{
+    struct pw_dispatch *d = open_at(T0);
+    struct pw_alert a = {0};
+    struct pw_err err = {{0}};
+    /* no start given: it starts now and waits group_wait */
+    pw_labels_set(&a.labels, "alertname", "Fresh", &err);
+    pw_labels_set(&a.labels, "entity", "h1", &err);
+    ck_assert_int_eq(pw_dispatch_put(d, &a, T0, &err), 0);
+    ck_assert_int_eq(tick(d, T0 + 1 * S), 0);
+    ck_assert_int_eq(tick(d, T0 + 30 * S), 1);
+    pw_alert_free(&a);
+    /* started 10 minutes ago: Alertmanager flushes such a group at once */
+    pw_labels_set(&a.labels, "alertname", "Old", &err);
+    pw_labels_set(&a.labels, "entity", "h2", &err);
+    pw_labels_set(&a.labels, "severity", "warning", &err);
+    a.starts_at_ns = T0 + 31 * S - 10 * M;
+    ck_assert_int_eq(pw_dispatch_put(d, &a, T0 + 31 * S, &err), 0);
+    ck_assert_int_eq(tick(d, T0 + 31 * S), 1);
+    ck_assert_str_eq(sent[1].alerts, "h2:f");
+    pw_alert_free(&a);
+    /* resolved, dropped, then firing again: new to the receiver */
+    put(d, "Old", "h2", "warning", true, T0 + 40 * S);
+    put(d, "Old", "h2x", "warning", false, T0 + 40 * S);
+    ck_assert_int_eq(tick(d, T0 + 31 * S + 5 * M), 1);
+    ck_assert_str_eq(sent[2].alerts, "h2:r h2x:f");
+    put(d, "Old", "h2", "warning", false, T0 + 6 * M);
+    ck_assert_int_eq(tick(d, T0 + 31 * S + 10 * M), 1);
+    ck_assert_str_eq(sent[3].alerts, "h2:f h2x:f");
+    pw_dispatch_close(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alerting_dispatch");
@@ -402,6 +435,7 @@ int main(void)
     tcase_add_test(tc, test_child_route_with_group_wait_zero);
     tcase_add_test(tc, test_inhibition_critical_mutes_warning);
     tcase_add_test(tc, test_silence_mutes_while_active);
+    tcase_add_test(tc, test_old_alert_skips_group_wait_new_one_without_start_waits);
     tcase_add_test(tc, test_batch_is_durable_at_commit);
     tcase_add_test(tc, test_restart_mid_group_no_duplicate_nothing_lost);
     tcase_add_test(tc, test_refused_notification_returns_with_same_key);
