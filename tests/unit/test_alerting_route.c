@@ -313,6 +313,61 @@ START_TEST(test_inhibit_critical_mutes_warning_not_itself)
 }
 END_TEST
 
+/* The example in docs/alerting.md loads and builds. */
+START_TEST(test_route_docs_example_loads)
+{
+    const char *src = getenv("PW_SOURCE_DIR");
+    if (!src)
+        return;
+    char path[600];
+    snprintf(path, sizeof path, "%s/docs/alerting.md", src);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512], *yaml = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&yaml, &len);
+    bool in = false, done = false;
+    while (!done && fgets(line, sizeof line, f)) {
+        if (!in && strncmp(line, "```yaml", 7) == 0)
+            in = true;
+        else if (in && strncmp(line, "```", 3) == 0)
+            done = true;
+        else if (in)
+            fputs(line, out);
+    }
+    fclose(f);
+    fclose(out);
+    ck_assert(done);
+    struct top t;
+    struct pw_err err = {{0}};
+    memset(&t, 0, sizeof t);
+    ck_assert_msg(pw_config_load_string("alerting.md", yaml, len, top_options,
+                                        &t, &err) == 0, "%s", err.msg);
+    const char *recv[] = {"team-ops", "pager", "team-db", "team-capacity"};
+    struct pw_route *root = pw_route_build(&t.route, "alerting.md", "route",
+                                           recv, 4, &err);
+    ck_assert_msg(root != NULL, "%s", err.msg);
+    struct pw_inhibit_rules rules;
+    ck_assert_msg(pw_inhibit_build(t.inhibit_rules.items, t.inhibit_rules.len,
+                                   "alerting.md", "inhibit_rules", &rules,
+                                   &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(root->n_routes, 3);
+    ck_assert_int_eq(root->routes[0]->group_wait_ns, 0);
+    ck_assert(root->routes[1]->group_by_all);
+    struct pw_labels ls = labels((const char *[]){"severity", "critical",
+                                                  "kind", "trend", NULL});
+    const struct pw_route *m[4];
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 2);
+    ck_assert_str_eq(m[0]->receiver, "pager");
+    ck_assert_str_eq(m[1]->receiver, "team-capacity");
+    pw_labels_free(&ls);
+    pw_inhibit_free(&rules);
+    pw_route_free(root);
+    pw_config_release(top_options, &t);
+    free(yaml);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alerting_route");
@@ -322,6 +377,7 @@ int main(void)
     tcase_add_test(tc, test_route_config_errors_name_file_line_key);
     tcase_add_test(tc, test_route_reference_and_depth_guard);
     tcase_add_test(tc, test_inhibit_critical_mutes_warning_not_itself);
+    tcase_add_test(tc, test_route_docs_example_loads);
     suite_add_tcase(s, tc);
     return pw_run_suite(s);
 }
