@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "alerting/dispatch.h"
@@ -425,6 +426,49 @@ START_TEST(test_old_alert_skips_group_wait_new_one_without_start_waits)
 }
 END_TEST
 
+/* A process that dies without closing anything (after commit, after a
+ * tick) loses nothing and makes the next one send nothing twice. */
+START_TEST(test_killed_process_loses_nothing_repeats_nothing)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct pw_dispatch *d = open_at(T0);
+        struct pw_err err = {{0}};
+        if (pw_dispatch_begin(d, &err) < 0)
+            _exit(90);
+        put(d, "Disk", "h1", "warning", false, T0);
+        put(d, "Disk", "h2", "warning", false, T0);
+        if (pw_dispatch_commit(d, &err) < 0)
+            _exit(91);
+        _exit(0);              /* no close: as if killed */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct pw_dispatch *d = open_at(T0 + 10 * S);
+        struct pw_err err = {{0}};
+        int n = pw_dispatch_tick(d, T0 + 30 * S, &err);
+        _exit(n == 1 && strcmp(sent[0].alerts, "h1:f h2:f") == 0 ? 0 : 92);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    struct pw_dispatch *d = open_at(T0 + 40 * S);
+    ck_assert_uint_eq(pw_dispatch_alert_count(d), 2);
+    ck_assert_int_eq(tick(d, T0 + 40 * S), 0);
+    ck_assert_int_eq(tick(d, T0 + 30 * S + 5 * M), 0);
+    put(d, "Disk", "h3", "warning", false, T0 + 6 * M);
+    ck_assert_int_eq(tick(d, T0 + 30 * S + 10 * M), 1);
+    ck_assert_str_eq(sent[0].alerts, "h1:f h2:f h3:f");
+    pw_dispatch_close(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alerting_dispatch");
@@ -439,6 +483,7 @@ int main(void)
     tcase_add_test(tc, test_batch_is_durable_at_commit);
     tcase_add_test(tc, test_restart_mid_group_no_duplicate_nothing_lost);
     tcase_add_test(tc, test_refused_notification_returns_with_same_key);
+    tcase_add_test(tc, test_killed_process_loses_nothing_repeats_nothing);
     suite_add_tcase(s, tc);
     return pw_run_suite(s);
 }
