@@ -283,14 +283,60 @@ int pw_matchers_add(struct pw_matchers *ms, const char *name,
     return 0;
 }
 
-int pw_matchers_add_text(struct pw_matchers *ms, const char *text,
-                         struct pw_err *err)
+static int add_one(struct pw_matchers *ms, const char *text,
+                   struct pw_err *err)
 {
     struct pw_matcher *m = grow(ms, err);
     if (!m || pw_matcher_parse(m, text, err) < 0)
         return -1;
     ms->n++;
     return 0;
+}
+
+/* As Alertmanager's labels.ParseMatchers: one string may hold several
+ * matchers separated by commas (outside quotes), optionally in braces. */
+int pw_matchers_add_text(struct pw_matchers *ms, const char *text,
+                         struct pw_err *err)
+{
+    if (!text)
+        return pw_err_set(err, "a matcher is empty");
+    size_t len = strlen(text);
+    if (len > 65536)
+        return pw_err_set(err, "a matcher is longer than 64 KiB");
+    const char *end = text + len;
+    const char *p = skip_space(text, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (p < end && *p == '{' && end - p >= 2 && end[-1] == '}') {
+        p++;
+        end--;
+    }
+    char *buf = malloc((size_t)(end - p) + 1);
+    if (!buf)
+        return pw_err_set(err, "out of memory parsing matchers");
+    size_t before = ms->n;
+    int rc = 0;
+    while (rc == 0 && p < end) {
+        const char *q = p;
+        bool quoted = false;
+        for (; q < end; q++) {
+            if (quoted && *q == '\\' && q + 1 < end)
+                q++;
+            else if (*q == '"')
+                quoted = !quoted;
+            else if (!quoted && *q == ',')
+                break;
+        }
+        memcpy(buf, p, (size_t)(q - p));
+        buf[q - p] = 0;
+        if (*skip_space(buf, buf + (q - p)) != 0 || q == end)
+            rc = add_one(ms, buf, err);
+        p = q < end ? q + 1 : q;
+    }
+    free(buf);
+    if (rc == 0 && ms->n == before)
+        rc = pw_err_set(err, "matcher \"%.80s\": no matcher in it", text);
+    return rc;
 }
 
 static int cmp_matcher(const void *a, const void *b)

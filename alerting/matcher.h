@@ -61,7 +61,9 @@ size_t pw_matcher_format(const struct pw_matcher *m, char *out, size_t cap);
 int pw_matchers_add(struct pw_matchers *ms, const char *name,
                     enum pw_match_type type, const char *value,
                     struct pw_err *err);
-/* Appends a parsed matcher string. Returns 0 or -1. */
+/* Appends the matchers of a string: one matcher, or several separated by
+ * commas outside quotes, optionally in braces ({a="1", b=~"2"}), as
+ * Alertmanager's configuration accepts. Returns 0 or -1. */
 int pw_matchers_add_text(struct pw_matchers *ms, const char *text,
                          struct pw_err *err);
 /* Sorts by name, then operator, then value (Alertmanager sorts a route's

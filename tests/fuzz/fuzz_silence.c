@@ -1,7 +1,8 @@
 /* tests/fuzz/fuzz_silence.c — a silence's JSON (the body of POST
  * /api/v2/silences) and matcher strings (`name=~"re"`), on any bytes.
  *
- * Every input goes through both parsers. A silence that parses must be
+ * Every input goes through the parsers (a silence, one matcher, a list of
+ * matchers as a configuration's `matchers:` string). A silence that parses must be
  * valid: matchers present and not all matching the empty label set, an end
  * after its start and after "now", the texts present. Every matcher that
  * parses (the input as a matcher string, or a silence's matchers) is
@@ -61,6 +62,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(err.msg[0] != 0);
     }
+    struct pw_matchers ms = {0};
+    if (pw_matchers_add_text(&ms, text, &err) == 0) {
+        CHECK(ms.n > 0);
+        for (size_t i = 0; i < ms.n; i++)
+            round_trip(&ms.v[i]);
+    } else {
+        CHECK(err.msg[0] != 0);
+    }
+    pw_matchers_free(&ms);
     free(text);
     return 0;
 }

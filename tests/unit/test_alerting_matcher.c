@@ -98,6 +98,17 @@ START_TEST(test_matchers_sorted_and_formatted)
     ck_assert(!pw_matchers_match(&ms, &ls));
     pw_labels_free(&ls);
     pw_matchers_free(&ms);
+    /* several in one string, a comma inside quotes kept */
+    ck_assert_int_eq(pw_matchers_add_text(&ms, "{a=\"1,2\", b!~\"x\"}",
+                                          &err), 0);
+    ck_assert_uint_eq(ms.n, 2);
+    ck_assert_str_eq(ms.v[0].value, "1,2");
+    ck_assert_int_eq(ms.v[1].type, PW_MATCH_NRE);
+    ck_assert_int_eq(pw_matchers_add_text(&ms, "c=\"3\",", &err), 0);
+    ck_assert_uint_eq(ms.n, 3);
+    ck_assert_int_eq(pw_matchers_add_text(&ms, "{}", &err), -1);
+    ck_assert_int_eq(pw_matchers_add_text(&ms, "a=\"1\" b=\"2\"", &err), -1);
+    pw_matchers_free(&ms);
 }
 END_TEST
 
