@@ -345,9 +345,9 @@ static int cmp_matcher(const void *a, const void *b)
     int c = strcmp(x->name, y->name);
     if (c)
         return c;
-    if (x->type != y->type)
-        return x->type < y->type ? -1 : 1;
-    return strcmp(x->value, y->value);
+    if ((c = strcmp(x->value, y->value)))
+        return c;
+    return x->type < y->type ? -1 : x->type > y->type;
 }
 
 void pw_matchers_sort(struct pw_matchers *ms)

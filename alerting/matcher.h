@@ -66,8 +66,9 @@ int pw_matchers_add(struct pw_matchers *ms, const char *name,
  * Alertmanager's configuration accepts. Returns 0 or -1. */
 int pw_matchers_add_text(struct pw_matchers *ms, const char *text,
                          struct pw_err *err);
-/* Sorts by name, then operator, then value (Alertmanager sorts a route's
- * matchers so that its key does not depend on the YAML's order). */
+/* Sorts by name, then value, then operator (=, !=, =~, !~), as
+ * Alertmanager's labels.Matchers sorts a route's matchers, so that route
+ * keys are Alertmanager's and do not depend on the YAML's order. */
 void pw_matchers_sort(struct pw_matchers *ms);
 /* True when every matcher matches (an empty list matches everything). */
 bool pw_matchers_match(const struct pw_matchers *ms,

@@ -98,6 +98,14 @@ START_TEST(test_matchers_sorted_and_formatted)
     ck_assert(!pw_matchers_match(&ms, &ls));
     pw_labels_free(&ls);
     pw_matchers_free(&ms);
+    /* Alertmanager's order: name, then value, then operator */
+    ck_assert_int_eq(pw_matchers_add_text(&ms, "a=\"y\", a!=\"x\", a!~\"y\"",
+                                          &err), 0);
+    pw_matchers_sort(&ms);
+    ck_assert_int_eq(ms.v[0].type, PW_MATCH_NE);
+    ck_assert_int_eq(ms.v[1].type, PW_MATCH_EQ);
+    ck_assert_int_eq(ms.v[2].type, PW_MATCH_NRE);
+    pw_matchers_free(&ms);
     /* several in one string, a comma inside quotes kept */
     ck_assert_int_eq(pw_matchers_add_text(&ms, "{a=\"1,2\", b!~\"x\"}",
                                           &err), 0);
