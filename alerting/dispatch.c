@@ -517,7 +517,8 @@ static bool is_resolved(const struct pw_alert *a, int64_t now_ns)
 }
 
 static int update_entry(struct entry *e, const struct pw_alert *a,
-                        int64_t starts_ns, int64_t now_ns, struct pw_err *err)
+                        int64_t starts_ns, int64_t ends_ns, int64_t now_ns,
+                        struct pw_err *err)
 {
     struct pw_labels ann = {0};
     char *url = NULL;
@@ -531,7 +532,7 @@ static int update_entry(struct entry *e, const struct pw_alert *a,
     bool firing = !is_resolved(a, now_ns);
     if (!(was_firing && firing && e->a.starts_at_ns < starts_ns))
         e->a.starts_at_ns = starts_ns;
-    e->a.ends_at_ns = a->ends_at_ns;
+    e->a.ends_at_ns = ends_ns;
     e->a.status = a->status;
     pw_labels_free(&e->a.annotations);
     e->a.annotations = ann;
@@ -549,9 +550,12 @@ int pw_dispatch_put(struct pw_dispatch *d, const struct pw_alert *a,
     uint64_t fp = pw_labels_fingerprint(&a->labels);
     /* as Alertmanager's API: an alert without a start starts now */
     int64_t starts_ns = a->starts_at_ns ? a->starts_at_ns : now_ns;
+    int64_t ends_ns = a->ends_at_ns;
+    if (a->status == PW_ALERT_FIRING && !ends_ns && d->conf.resolve_timeout_ns)
+        ends_ns = now_ns + d->conf.resolve_timeout_ns;
     struct entry *e = find_alert(d, fp);
     if (e) {
-        if (update_entry(e, a, starts_ns, now_ns, err) < 0)
+        if (update_entry(e, a, starts_ns, ends_ns, now_ns, err) < 0)
             return -1;
         return save_alert(d, e, err);
     }
@@ -564,6 +568,7 @@ int pw_dispatch_put(struct pw_dispatch *d, const struct pw_alert *a,
     }
     e->a.fingerprint = fp;
     e->a.starts_at_ns = starts_ns;
+    e->a.ends_at_ns = ends_ns;
     e->received_ns = e->updated_ns = now_ns;
     if (insert_alert(d, e) < 0) {
         free_entry(e);

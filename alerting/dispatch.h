@@ -59,6 +59,11 @@ struct pw_dispatch_conf {
     struct pw_silences *silences;         /* borrowed; may be NULL */
     pw_notify_fn notify;
     void *user;
+    /* Alertmanager's resolve_timeout: a firing alert put without an end
+     * gets now + this as its end, so that an alert its source stopped
+     * refreshing resolves by itself. 0 (the default here) = off: alerts
+     * fire until they are put resolved. */
+    int64_t resolve_timeout_ns;
 };
 
 struct pw_dispatch;

@@ -469,6 +469,27 @@ START_TEST(test_killed_process_loses_nothing_repeats_nothing)
 }
 END_TEST
 
+START_TEST(test_resolve_timeout_resolves_unrefreshed_alerts)
+{
+    struct pw_dispatch_conf c = {
+        .db_path = db, .route = root, .inhibit = &rules, .silences = sil,
+        .notify = notify, .resolve_timeout_ns = 5 * M,
+    };
+    struct pw_err err = {{0}};
+    struct pw_dispatch *d = pw_dispatch_open(&c, T0, &err);
+    ck_assert_ptr_nonnull(d);
+    put(d, "Disk", "h1", "warning", false, T0);
+    put(d, "Disk", "h2", "warning", false, T0);
+    ck_assert_int_eq(tick(d, T0 + 30 * S), 1);
+    /* h2 is refreshed, h1 is not: h1 resolves at T0 + 5m */
+    put(d, "Disk", "h2", "warning", false, T0 + 4 * M);
+    ck_assert_int_eq(tick(d, T0 + 30 * S + 5 * M), 1);
+    ck_assert_str_eq(sent[1].alerts, "h1:r h2:f");
+    ck_assert_uint_eq(pw_dispatch_alert_count(d), 1);
+    pw_dispatch_close(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alerting_dispatch");
@@ -480,6 +501,7 @@ int main(void)
     tcase_add_test(tc, test_inhibition_critical_mutes_warning);
     tcase_add_test(tc, test_silence_mutes_while_active);
     tcase_add_test(tc, test_old_alert_skips_group_wait_new_one_without_start_waits);
+    tcase_add_test(tc, test_resolve_timeout_resolves_unrefreshed_alerts);
     tcase_add_test(tc, test_batch_is_durable_at_commit);
     tcase_add_test(tc, test_restart_mid_group_no_duplicate_nothing_lost);
     tcase_add_test(tc, test_refused_notification_returns_with_same_key);
