@@ -1,5 +1,6 @@
-/* tests/unit/test_alerting_route.c — the routing tree from Alertmanager's
- * own route tests (dispatch/route_test.go): which receivers an alert
+/* tests/unit/test_alerting_route.c — the routing trees of Alertmanager's
+ * configuration documentation and of its own route tests
+ * (dispatch/route_test.go): which receivers an alert
  * reaches, `continue`, inheritance of group_by and the timers, route keys;
  * inhibit rules (critical mutes warning with equal labels, never itself);
  * configuration errors with FILE:LINE (unknown receiver, bad regex,
@@ -368,11 +369,94 @@ START_TEST(test_route_docs_example_loads)
 }
 END_TEST
 
+/* The example tree of Alertmanager's configuration documentation (its
+ * mute_time_intervals / active_time_intervals left out: time intervals are
+ * not supported). */
+static const char am_docs_yaml[] =
+    "route:\n"
+    "  receiver: 'default-receiver'\n"
+    "  group_wait: 30s\n"
+    "  group_interval: 5m\n"
+    "  repeat_interval: 4h\n"
+    "  group_by: [cluster, alertname]\n"
+    "  routes:\n"
+    "  - receiver: 'database-pager'\n"
+    "    group_wait: 10s\n"
+    "    matchers:\n"
+    "    - service=~\"mysql|cassandra\"\n"
+    "  - receiver: 'frontend-pager'\n"
+    "    group_by: [product, environment]\n"
+    "    matchers:\n"
+    "    - team=\"frontend\"\n"
+    "  - receiver: 'dev-pager'\n"
+    "    matchers:\n"
+    "      - service=\"inhouse-service\"\n"
+    "    continue: true\n"
+    "  - receiver: 'on-call-pager'\n"
+    "    matchers:\n"
+    "      - service=\"inhouse-service\"\n";
+
+START_TEST(test_route_alertmanager_docs_example)
+{
+    struct top t;
+    struct pw_err err = {{0}};
+    memset(&t, 0, sizeof t);
+    ck_assert_int_eq(pw_config_load_string("am.yaml", am_docs_yaml,
+                                           strlen(am_docs_yaml), top_options,
+                                           &t, &err), 0);
+    const char *recv[] = {"default-receiver", "database-pager",
+                          "frontend-pager", "dev-pager", "on-call-pager"};
+    struct pw_route *root = pw_route_build(&t.route, "am.yaml", "route", recv,
+                                           5, &err);
+    ck_assert_msg(root != NULL, "%s", err.msg);
+    const struct pw_route *m[4];
+    struct pw_labels ls = labels((const char *[]){"service", "mysql",
+                                                  "cluster", "eu", NULL});
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 1);
+    ck_assert_str_eq(m[0]->receiver, "database-pager");
+    ck_assert_int_eq(m[0]->group_wait_ns, 10 * S);
+    ck_assert_uint_eq(m[0]->n_group_by, 2);          /* inherited */
+    ck_assert_str_eq(m[0]->group_by[0], "cluster");
+    pw_labels_free(&ls);
+    /* anchored: mysqlx is not mysql */
+    ls = labels((const char *[]){"service", "mysqlx", NULL});
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 1);
+    ck_assert_str_eq(m[0]->receiver, "default-receiver");
+    pw_labels_free(&ls);
+    ls = labels((const char *[]){"team", "frontend", "product", "shop",
+                                 NULL});
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 1);
+    ck_assert_str_eq(m[0]->receiver, "frontend-pager");
+    ck_assert_str_eq(m[0]->group_by[1], "environment");
+    ck_assert_int_eq(m[0]->group_wait_ns, 30 * S);
+    pw_labels_free(&ls);
+    /* continue: both inhouse routes */
+    ls = labels((const char *[]){"service", "inhouse-service", NULL});
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 2);
+    ck_assert_str_eq(m[0]->receiver, "dev-pager");
+    ck_assert_str_eq(m[1]->receiver, "on-call-pager");
+    pw_labels_free(&ls);
+    /* team=frontend and service=mysql: the first sibling wins */
+    ls = labels((const char *[]){"service", "cassandra", "team", "frontend",
+                                 NULL});
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 1);
+    ck_assert_str_eq(m[0]->receiver, "database-pager");
+    pw_labels_free(&ls);
+    ls = labels((const char *[]){"alertname", "x", NULL});
+    ck_assert_uint_eq(pw_route_match(root, &ls, m, 4), 1);
+    ck_assert_str_eq(m[0]->receiver, "default-receiver");
+    pw_labels_free(&ls);
+    pw_route_free(root);
+    pw_config_release(top_options, &t);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alerting_route");
     TCase *tc = tcase_create("route");
     tcase_add_test(tc, test_route_tree_from_alertmanagers_tests);
+    tcase_add_test(tc, test_route_alertmanager_docs_example);
     tcase_add_test(tc, test_route_zero_group_wait_overrides);
     tcase_add_test(tc, test_route_config_errors_name_file_line_key);
     tcase_add_test(tc, test_route_reference_and_depth_guard);
