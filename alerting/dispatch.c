@@ -377,37 +377,16 @@ static int64_t nflog_time(struct pw_dispatch *d, const struct group *g)
     return ts;
 }
 
-static int reload(struct pw_dispatch *d, int64_t now_ns, struct pw_err *err)
+/* Routes every stored alert into its groups, as if each were put at its
+ * first arrival (group_wait counts from there); groups this receiver was
+ * already notified about continue their interval from the log. */
+static int rebuild_groups(struct pw_dispatch *d, int64_t now_ns,
+                          struct pw_err *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(d->db, "SELECT body, received_ns, updated_ns "
-                           "FROM alerts", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(d, err, "reading alerts");
-    int rc = 0, s;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *body = (const char *)sqlite3_column_text(st, 0);
-        json_error_t jerr;
-        json_t *j = body ? json_loads(body, 0, &jerr) : NULL;
-        struct entry *e = calloc(1, sizeof *e);
-        if (!j || !e || pw_am_alert_from_store_json(j, &e->a, err) < 0) {
-            json_decref(j);
-            free(e);
-            continue;          /* a row we cannot read: skipped */
-        }
-        json_decref(j);
-        e->received_ns = sqlite3_column_int64(st, 1);
-        e->updated_ns = sqlite3_column_int64(st, 2);
-        if (find_alert(d, e->a.fingerprint) || insert_alert(d, e) < 0) {
-            free_entry(e);
-            continue;
-        }
-        /* as if put at its first arrival: group_wait counts from there */
-        rc = route_entry(d, e, e->received_ns, err);
-    }
-    sqlite3_finalize(st);
-    if (rc < 0)
-        return -1;
-    /* Groups already notified continue their interval from the log. */
+    for (size_t b = 0; b < d->alert_buckets; b++)
+        for (struct entry *e = d->alerts[b]; e; e = e->next)
+            if (route_entry(d, e, e->received_ns, err) < 0)
+                return -1;
     for (size_t i = 0; i < d->group_buckets; i++) {
         for (struct group *g = d->groups[i]; g; g = g->next) {
             int64_t ts = nflog_time(d, g);
@@ -420,6 +399,61 @@ static int reload(struct pw_dispatch *d, int64_t now_ns, struct pw_err *err)
         }
     }
     return 0;
+}
+
+static int reload(struct pw_dispatch *d, int64_t now_ns, struct pw_err *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d->db, "SELECT body, received_ns, updated_ns "
+                           "FROM alerts", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(d, err, "reading alerts");
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *body = (const char *)sqlite3_column_text(st, 0);
+        json_error_t jerr;
+        json_t *j = body ? json_loads(body, 0, &jerr) : NULL;
+        struct entry *e = calloc(1, sizeof *e);
+        struct pw_err ignored = {{0}};
+        if (!j || !e || pw_am_alert_from_store_json(j, &e->a, &ignored) < 0) {
+            json_decref(j);
+            free(e);
+            continue;          /* a row we cannot read: skipped */
+        }
+        json_decref(j);
+        e->received_ns = sqlite3_column_int64(st, 1);
+        e->updated_ns = sqlite3_column_int64(st, 2);
+        if (find_alert(d, e->a.fingerprint) || insert_alert(d, e) < 0)
+            free_entry(e);
+    }
+    sqlite3_finalize(st);
+    return rebuild_groups(d, now_ns, err);
+}
+
+static void free_groups(struct pw_dispatch *d)
+{
+    for (size_t i = 0; i < d->group_buckets; i++)
+        for (struct group *g = d->groups[i], *next; g; g = next) {
+            next = g->next;
+            free_group(g);
+        }
+    free(d->groups);
+    d->groups = NULL;
+    d->group_buckets = d->n_groups = 0;
+}
+
+int pw_dispatch_set_routes(struct pw_dispatch *d,
+                           const struct pw_route *route,
+                           const struct pw_inhibit_rules *inhibit,
+                           int64_t now_ns, struct pw_err *err)
+{
+    if (!route)
+        return pw_err_set(err, "the dispatcher needs a route tree");
+    free_groups(d);
+    for (size_t b = 0; b < d->alert_buckets; b++)
+        for (struct entry *e = d->alerts[b]; e; e = e->next)
+            e->refs = 0;
+    d->conf.route = route;
+    d->conf.inhibit = inhibit;
+    return rebuild_groups(d, now_ns, err);
 }
 
 struct pw_dispatch *pw_dispatch_open(const struct pw_dispatch_conf *conf,
@@ -457,17 +491,12 @@ void pw_dispatch_close(struct pw_dispatch *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->group_buckets; i++)
-        for (struct group *g = d->groups[i], *next; g; g = next) {
-            next = g->next;
-            free_group(g);
-        }
+    free_groups(d);
     for (size_t i = 0; i < d->alert_buckets; i++)
         for (struct entry *e = d->alerts[i], *next; e; e = next) {
             next = e->next;
             free_entry(e);
         }
-    free(d->groups);
     free(d->alerts);
     if (d->in_batch)
         sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);

@@ -74,6 +74,17 @@ struct pw_dispatch *pw_dispatch_open(const struct pw_dispatch_conf *conf,
                                      int64_t now_ns, struct pw_err *err);
 void pw_dispatch_close(struct pw_dispatch *d);
 
+/* A new configuration (a reload): the groups are rebuilt from the stored
+ * alerts under the new tree, as after a restart, so that nothing already
+ * notified is sent again before its time (groups whose key did not change
+ * keep their log) and nothing pending is forgotten. Borrowed as in
+ * pw_dispatch_conf; the old tree may be freed once this returns 0. On
+ * error, close and reopen the dispatcher. */
+int pw_dispatch_set_routes(struct pw_dispatch *d,
+                           const struct pw_route *route,
+                           const struct pw_inhibit_rules *inhibit,
+                           int64_t now_ns, struct pw_err *err);
+
 /* A batch: puts between begin and commit are one transaction, durable when
  * commit returns 0. Without begin, each put is its own transaction. */
 int pw_dispatch_begin(struct pw_dispatch *d, struct pw_err *err);

@@ -490,6 +490,47 @@ START_TEST(test_resolve_timeout_resolves_unrefreshed_alerts)
 }
 END_TEST
 
+/* A reload with a new tree: alerts regroup; a group whose key is the same
+ * is not notified again, a new group is notified after its group_wait. */
+START_TEST(test_set_routes_regroups_without_repeats)
+{
+    struct pw_dispatch *d = open_at(T0);
+    put(d, "Disk", "h1", "warning", false, T0);
+    put(d, "Disk", "h2", "critical", false, T0);
+    ck_assert_int_eq(tick(d, T0 + 30 * S), 1);
+    ck_assert_str_eq(sent[0].alerts, "h2:f");       /* h1 inhibited */
+    static const char y[] =
+        "route:\n  receiver: team\n  group_by: [alertname]\n"
+        "  routes:\n  - match: {severity: critical}\n"
+        "    receiver: pager\n    group_wait: 1m\n";
+    struct top t2;
+    struct pw_err err = {{0}};
+    memset(&t2, 0, sizeof t2);
+    ck_assert_int_eq(pw_config_load_string("t2.yaml", y, strlen(y),
+                                           top_options, &t2, &err), 0);
+    const char *recv[] = {"team", "pager"};
+    struct pw_route *r2 = pw_route_build(&t2.route, "t2.yaml", "route", recv,
+                                         2, &err);
+    ck_assert_ptr_nonnull(r2);
+    ck_assert_int_eq(pw_dispatch_set_routes(d, r2, NULL, T0 + 40 * S, &err),
+                     0);
+    ck_assert_uint_eq(pw_dispatch_group_count(d), 2);
+    /* h2's group is new: its group_wait (1m) counts from h2's arrival;
+     * h1 (no longer inhibited) is new in the old group's key: sent at that
+     * group's next interval */
+    ck_assert_int_eq(tick(d, T0 + 40 * S), 0);
+    ck_assert_int_eq(tick(d, T0 + 60 * S), 1);
+    ck_assert_str_eq(sent[1].receiver, "pager");
+    ck_assert_str_eq(sent[1].alerts, "h2:f");
+    ck_assert_int_eq(tick(d, T0 + 30 * S + 5 * M), 1);
+    ck_assert_str_eq(sent[2].receiver, "team");
+    ck_assert_str_eq(sent[2].alerts, "h1:f");
+    pw_dispatch_close(d);
+    pw_route_free(r2);
+    pw_config_release(top_options, &t2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("alerting_dispatch");
@@ -502,6 +543,7 @@ int main(void)
     tcase_add_test(tc, test_silence_mutes_while_active);
     tcase_add_test(tc, test_old_alert_skips_group_wait_new_one_without_start_waits);
     tcase_add_test(tc, test_resolve_timeout_resolves_unrefreshed_alerts);
+    tcase_add_test(tc, test_set_routes_regroups_without_repeats);
     tcase_add_test(tc, test_batch_is_durable_at_commit);
     tcase_add_test(tc, test_restart_mid_group_no_duplicate_nothing_lost);
     tcase_add_test(tc, test_refused_notification_returns_with_same_key);
