@@ -1010,8 +1010,14 @@ static int flush(struct pw_dispatch *d, struct group *g,
             goto out;
         }
         rc = 1;
-    } else {
-        if (drop_resolved(d, g, now_ns, err) < 0) {
+    } else if (g->n > nf) {    /* resolved alerts (some muted) to drop */
+        if (exec(d, "BEGIN IMMEDIATE", err) < 0) {
+            rc = -1;
+            goto out;
+        }
+        if (drop_resolved(d, g, now_ns, err) < 0 ||
+            exec(d, "COMMIT", err) < 0) {
+            sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
             rc = -1;
             goto out;
         }
