@@ -69,7 +69,14 @@ struct loader {
     yaml_document_t *doc;
     struct pw_err *err;
     bool is_default;        /* applying a table default: lists get no file */
+    int *depth;             /* nesting of sections now being applied; a
+                               table may refer to itself (a route's
+                               `routes:`), so the document bounds the depth
+                               and this guard bounds the stack. May be NULL */
 };
+
+/* Sections and section lists nested deeper than this are refused. */
+#define NEST_MAX 64
 
 /* ------------------------------------------------------------------------ */
 /* Small text helpers                                                        */
@@ -678,6 +685,9 @@ static int build_kv(const struct loader *L, const char *key, yaml_node_t *n,
 static int apply_table(const struct loader *L, const struct pw_option *table,
                        void *target, yaml_node_t *map, int map_line,
                        const char *prefix);
+static int apply_pairs(const struct loader *L, const struct pw_option *table,
+                       void *target, yaml_node_t *map, int map_line,
+                       const char *prefix);
 
 static int check_range(const struct loader *L, const struct pw_option *opt,
                        const char *key, const yaml_node_t *n, double v)
@@ -865,7 +875,12 @@ static int apply_option(const struct loader *L, const struct pw_option *opt,
     case PW_OPT_SECTION:
         if (n->type != YAML_MAPPING_NODE)
             return wrong_type(L, key, expected(opt->type), n);
-        return apply_table(L, opt->section, field, n, line_of(n), key);
+        if (apply_table(L, opt->section, field, n, line_of(n), key) < 0)
+            return -1;
+        if (item_line_offset(opt->section))
+            *(int *)((char *)field + item_line_offset(opt->section) - 1) =
+                line_of(n);
+        return 0;
     case PW_OPT_MAP:
         return set_kv(L, field, key, n);
     case PW_OPT_STRING_LIST:
@@ -949,6 +964,21 @@ static int apply_table(const struct loader *L, const struct pw_option *table,
 {
     if (!table)
         return fail(L, map_line, prefix, "the option table has no section");
+    if (L->depth && *L->depth >= NEST_MAX)
+        return fail(L, map_line, prefix,
+                    "sections are nested more than %d deep", NEST_MAX);
+    if (L->depth)
+        ++*L->depth;
+    int rc = apply_pairs(L, table, target, map, map_line, prefix);
+    if (L->depth)
+        --*L->depth;
+    return rc;
+}
+
+static int apply_pairs(const struct loader *L, const struct pw_option *table,
+                       void *target, yaml_node_t *map, int map_line,
+                       const char *prefix)
+{
     for (yaml_node_pair_t *p = map ? map->data.mapping.pairs.start : NULL;
          map && p < map->data.mapping.pairs.top; p++)
         if (apply_pair(L, table, target, map, p, prefix) < 0)
@@ -975,7 +1005,7 @@ static int yaml_default(const struct pw_option *opt, void *target,
         pw_err_set(err, "%s: the table's default is not valid YAML: %s", key,
                    parser.problem ? parser.problem : "unknown problem");
     } else {
-        struct loader L = {"(default)", &doc, err, true};
+        struct loader L = {"(default)", &doc, err, true, NULL};
         rc = apply_option(&L, opt, target, key,
                           yaml_document_get_root_node(&doc));
         if (rc < 0)
@@ -1165,7 +1195,8 @@ int pw_config_load_string(const char *name, const char *text, size_t len,
     yaml_document_t doc;
     if (load_document(name, text ? text : "", text ? len : 0, &doc, err) < 0)
         return -1;
-    struct loader L = {name, &doc, err, false};
+    int depth = 0;
+    struct loader L = {name, &doc, err, false, &depth};
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int rc;
     if (is_null(root)) {
@@ -1236,9 +1267,32 @@ static bool is_numeric(enum pw_opt_type t)
            t == PW_OPT_SIZE;
 }
 
-static void reference_rows(FILE *out, const struct pw_option *table,
-                           const char *prefix)
+/* The tables being written, outermost first, with their keys: a table
+ * that refers to itself (a route's `routes:`) is written once and then
+ * named, not expanded again. */
+struct ref_stack {
+    const struct pw_option *table[NEST_MAX];
+    char key[NEST_MAX][KEY_MAX];
+    int n;
+};
+
+static const char *ref_seen(const struct ref_stack *st,
+                            const struct pw_option *table)
 {
+    for (int i = 0; i < st->n; i++)
+        if (st->table[i] == table)
+            return st->key[i];
+    return NULL;
+}
+
+static void reference_rows(FILE *out, const struct pw_option *table,
+                           const char *prefix, struct ref_stack *st)
+{
+    if (st->n < NEST_MAX) {
+        st->table[st->n] = table;
+        snprintf(st->key[st->n], KEY_MAX, "%s", prefix ? prefix : "");
+    }
+    st->n++;
     for (const struct pw_option *o = table; o && o->name; o++) {
         char key[KEY_MAX];
         join_key(key, prefix, o->name, strlen(o->name));
@@ -1260,14 +1314,25 @@ static void reference_rows(FILE *out, const struct pw_option *table,
         fputs(" | ", out);
         put_cell(out, o->description);
         fputs(" |\n", out);
+        const char *seen = o->section ? ref_seen(st, o->section) : NULL;
+        bool nested = o->type == PW_OPT_SECTION ||
+                      o->type == PW_OPT_SECTION_LIST;
+        if (nested && (seen || st->n >= NEST_MAX)) {
+            fprintf(out, "| `%s%s.*` | | | | The same keys as `%s` "
+                    "(nested). |\n", key,
+                    o->type == PW_OPT_SECTION_LIST ? "[]" : "",
+                    seen && *seen ? seen : "the top level");
+            continue;
+        }
         if (o->type == PW_OPT_SECTION)
-            reference_rows(out, o->section, key);
+            reference_rows(out, o->section, key, st);
         if (o->type == PW_OPT_SECTION_LIST) {
             char items[KEY_MAX + 2];
             snprintf(items, sizeof items, "%.*s[]", KEY_MAX - 1, key);
-            reference_rows(out, o->section, items);
+            reference_rows(out, o->section, items, st);
         }
     }
+    st->n--;
 }
 
 void pw_config_reference(FILE *out, const struct pw_option *table,
@@ -1275,5 +1340,9 @@ void pw_config_reference(FILE *out, const struct pw_option *table,
 {
     fputs("| Key | Type | Default | Range | Description |\n"
           "|---|---|---|---|---|\n", out);
-    reference_rows(out, table, prefix);
+    struct ref_stack *st = calloc(1, sizeof *st);
+    if (!st)
+        return;
+    reference_rows(out, table, prefix, st);
+    free(st);
 }
