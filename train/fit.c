@@ -516,12 +516,12 @@ static int fit_forests(const struct pw_history *h, const struct pw_fit_options *
             if (!any)
                 pw_buf_printf(&miss, "%s%s", miss.len ? ", " : "", o->features[j]);
         }
-        rc = pw_err_set(err, "no entity has every feature (%s): no isolation forest can be "
-                        "fitted%s%s", miss.len ? "missing everywhere" : "each is somewhere",
-                        miss.len ? ": " : "", miss.len ? miss.data : "");
-        if (miss.len == 0)
-            snprintf(err->msg, sizeof err->msg, "no entity has every feature: no isolation "
-                     "forest can be fitted");
+        if (miss.len)
+            rc = pw_err_set(err, "no entity has every feature, so no isolation forest can be "
+                            "fitted: no series of %s in the history", miss.data);
+        else
+            rc = pw_err_set(err, "no entity has every feature (each is in some entity's "
+                            "series, never all in one), so no isolation forest can be fitted");
         pw_buf_release(&miss);
     }
     return rc;
