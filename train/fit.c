@@ -288,6 +288,18 @@ static int fit_hw(const double *y, size_t n, double step, bool seasonal, struct 
     }
 }
 
+int pw_fit_hw_series(const struct pw_hist_series *s, size_t max_train, bool seasonal,
+                     struct pw_hw_model *m, double *mse, struct pw_err *err)
+{
+    double *y, step, t0;
+    size_t n;
+    if (pw_fit_regular(s, max_train, &y, &n, &step, &t0, err) < 0)
+        return -1;
+    int rc = fit_hw(y, n, step, seasonal, m, mse, err);
+    free(y);
+    return rc;
+}
+
 static int progress(const struct pw_fit_options *o, const char *stage, size_t done,
                     size_t total, struct pw_err *err)
 {

@@ -74,6 +74,11 @@ void pw_fit_rows_free(struct pw_fit_rows *r);
 int pw_fit_regular(const struct pw_hist_series *s, size_t max_n, double **y, size_t *n,
                    double *step_s, double *t0_s, struct pw_err *err);
 
+/* A Holt-Winters model fitted on one series as above (seasonal: look for
+ * a season). 0, or -1 with err. */
+int pw_fit_hw_series(const struct pw_hist_series *s, size_t max_train, bool seasonal,
+                     struct pw_hw_model *m, double *mse, struct pw_err *err);
+
 /* ROC AUC of scores against labels (ties count one half); NAN without
  * both classes. */
 double pw_fit_auc(const double *scores, const uint8_t *labels, size_t n);
