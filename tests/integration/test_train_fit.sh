@@ -100,6 +100,17 @@ cp "$shared/nab/labels/combined_windows.json" "$slice/labels/"
 grep -q "forest default: .* from 2 entities .*(best F1 on the labels)" "$PW_TMP/nab.out" ||
     fail "the NAB labels were not used: $(cat "$PW_TMP/nab.out")"
 grep -q "on the training rows: precision" "$PW_TMP/nab.out" || fail "no figures on the labels"
+# evaluate scores the fitted forest with its calibrated threshold.
+"$train" evaluate --nab "$slice" --bundle "$PW_TMP/nab.pwb" --json > "$PW_TMP/eval.json" ||
+    fail "evaluate --bundle failed"
+python3 - "$PW_TMP/eval.json" <<'PY' || fail "evaluate --bundle: $(cat "$PW_TMP/eval.json")"
+import json, sys
+e = json.load(open(sys.argv[1]))
+c = e["calibrated"]
+assert e["files"] == 2 and c["rows"] == e["rows"] and 0 < c["positives"] < c["rows"], c
+assert 0 <= c["precision"] <= 1 and 0 <= c["recall"] <= 1 and 0 <= c["auc"] <= 1, c
+assert e["nab"]["standard"]["windows"] > 0
+PY
 head -n 3001 "$shared/cloud/data-ingress-rate/ingress-01.csv" > "$PW_TMP/ingress-01.csv"
 "$train" fit --from "$PW_TMP/ingress-01.csv" --metric ingress.rate --contamination 0.02 \
     --out "$PW_TMP/csv.pwb" --quiet > "$PW_TMP/csv.out" || fail "fit from CSV failed"
