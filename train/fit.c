@@ -38,6 +38,7 @@ struct event {
     double ts;
     uint32_t feature;
     uint32_t i;
+    size_t series;
 };
 
 static int cmp_event(const void *a, const void *b)
@@ -47,7 +48,17 @@ static int cmp_event(const void *a, const void *b)
         return x->ts < y->ts ? -1 : 1;
     if (x->feature != y->feature)
         return x->feature < y->feature ? -1 : 1;
+    if (x->series != y->series)
+        return x->series < y->series ? -1 : 1;
     return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int cmp_entity(const void *a, const void *b, void *arg)
+{
+    const struct pw_history *h = arg;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = strcmp(h->series[i].entity, h->series[j].entity);
+    return c ? c : (i < j ? -1 : i > j);
 }
 
 static int rows_reserve(struct pw_fit_rows *r, bool labels)
@@ -84,11 +95,11 @@ int pw_fit_rows_build(const struct pw_history *h, const char *cls,
     size_t *sidx = malloc(nfeatures * sizeof *sidx);
     double *cur = malloc(nfeatures * sizeof *cur);
     uint8_t *curlab = calloc(nfeatures, 1);
-    bool *done = calloc(h->n ? h->n : 1, sizeof *done);
+    size_t *order = malloc((h->n ? h->n : 1) * sizeof *order);
     size_t cap = 0;
     struct event *ev = NULL;
     int rc = 0;
-    if (!sidx || !cur || !curlab || !done) {
+    if (!sidx || !cur || !curlab || !order) {
         rc = pw_err_set(err, "out of memory");
         goto out;
     }
@@ -98,32 +109,35 @@ int pw_fit_rows_build(const struct pw_history *h, const char *cls,
     for (size_t s = 0; s < h->n; s++)
         for (size_t j = 0; j < nfeatures && h->series[s].labels; j++)
             any_labels |= strcmp(h->series[s].metric, features[j]) == 0;
-    /* Entities in order of their first series. */
-    for (size_t s0 = 0; s0 < h->n && rc == 0; s0++) {
-        const char *ent = h->series[s0].entity;
-        if (done[s0] || (cls && strcmp(h->series[s0].cls, cls) != 0))
+    /* Entities by name (series grouped by a sort, not a scan per entity:
+     * a topic may hold tens of thousands of series). */
+    for (size_t i = 0; i < h->n; i++)
+        order[i] = i;
+    qsort_r(order, h->n, sizeof *order, cmp_entity, (void *)h);
+    for (size_t g = 0; g < h->n && rc == 0;) {
+        size_t gstart = g;
+        const char *ent = h->series[order[g]].entity;
+        while (g < h->n && strcmp(h->series[order[g]].entity, ent) == 0)
+            g++;
+        if (cls && strcmp(h->series[order[gstart]].cls, cls) != 0)
             continue;
-        size_t found = 0;
+        /* Every series of a feature's metric feeds it (two series of one
+         * measurement.field with other tags both set the analyzer's
+         * feature, the newest wins). */
+        size_t found = 0, nev = 0;
         for (size_t j = 0; j < nfeatures; j++)
-            sidx[j] = SIZE_MAX;
-        for (size_t s = s0; s < h->n; s++) {
-            if (strcmp(h->series[s].entity, ent) != 0)
-                continue;
-            done[s] = true;
+            sidx[j] = 0;   /* series of feature j */
+        for (size_t k = gstart; k < g; k++)
             for (size_t j = 0; j < nfeatures; j++)
-                if (sidx[j] == SIZE_MAX && strcmp(h->series[s].metric, features[j]) == 0) {
-                    sidx[j] = s;
-                    found++;
+                if (strcmp(h->series[order[k]].metric, features[j]) == 0) {
+                    found += sidx[j]++ == 0;
+                    nev += h->series[order[k]].n;
                 }
-        }
         if (found < nfeatures) {
             out->entities_missing++;
             continue;
         }
         out->entities++;
-        size_t nev = 0;
-        for (size_t j = 0; j < nfeatures; j++)
-            nev += h->series[sidx[j]].n;
         if (nev > cap) {
             struct event *ne = realloc(ev, nev * sizeof *ne);
             if (!ne) {
@@ -134,11 +148,14 @@ int pw_fit_rows_build(const struct pw_history *h, const char *cls,
             cap = nev;
         }
         size_t k = 0;
-        for (size_t j = 0; j < nfeatures; j++) {
-            const struct pw_hist_series *s = &h->series[sidx[j]];
-            for (size_t i = 0; i < s->n; i++)
-                ev[k++] = (struct event){s->ts_s[i], (uint32_t)j, (uint32_t)i};
-        }
+        for (size_t q = gstart; q < g; q++)
+            for (size_t j = 0; j < nfeatures; j++) {
+                const struct pw_hist_series *s = &h->series[order[q]];
+                if (strcmp(s->metric, features[j]) != 0)
+                    continue;
+                for (size_t i = 0; i < s->n; i++)
+                    ev[k++] = (struct event){s->ts_s[i], (uint32_t)j, (uint32_t)i, order[q]};
+            }
         qsort(ev, nev, sizeof *ev, cmp_event);
         size_t seen = 0;
         for (size_t j = 0; j < nfeatures; j++) {
@@ -146,7 +163,7 @@ int pw_fit_rows_build(const struct pw_history *h, const char *cls,
             curlab[j] = 0;
         }
         for (size_t e = 0; e < nev; e++) {
-            const struct pw_hist_series *s = &h->series[sidx[ev[e].feature]];
+            const struct pw_hist_series *s = &h->series[ev[e].series];
             if (isnan(cur[ev[e].feature]))
                 seen++;
             cur[ev[e].feature] = s->values[ev[e].i];
@@ -175,7 +192,7 @@ out:
     free(sidx);
     free(cur);
     free(curlab);
-    free(done);
+    free(order);
     if (rc < 0)
         pw_fit_rows_free(out);
     return rc;
@@ -201,7 +218,7 @@ int pw_fit_regular(const struct pw_hist_series *s, size_t max_n, double **y, siz
         return pw_err_set(err, "out of memory");
     }
     for (size_t i = 0; i < m; i++)
-        ord[i] = (struct event){s->ts_s[i], 0, (uint32_t)i};
+        ord[i] = (struct event){s->ts_s[i], 0, (uint32_t)i, 0};
     qsort(ord, m, sizeof *ord, cmp_event);
     size_t nd = 0;
     for (size_t i = 1; i < m; i++)
@@ -387,7 +404,7 @@ double pw_fit_auc(const double *scores, const uint8_t *labels, size_t n)
         return NAN;
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        o[i] = (struct event){scores[i], 0, (uint32_t)i};
+        o[i] = (struct event){scores[i], 0, (uint32_t)i, 0};
         pos += labels[i] != 0;
     }
     size_t neg = n - pos;

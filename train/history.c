@@ -32,6 +32,7 @@ void pw_history_free(struct pw_history *h)
     for (size_t i = 0; i < h->n; i++) {
         struct pw_hist_series *s = &h->series[i];
         free(s->entity);
+        free(s->key);
         free(s->metric);
         free(s->cls);
         free(s->ts_s);
@@ -62,7 +63,7 @@ static uint64_t key_hash(const char *e, size_t el, const char *m, size_t ml)
 
 static bool same(const char *a, const char *b, size_t bl)
 {
-    return strncmp(a, b, bl) == 0 && a[bl] == '\0';
+    return strlen(a) == bl && memcmp(a, b, bl) == 0;
 }
 
 static int grow_index(struct pw_history *h)
@@ -75,7 +76,7 @@ static int grow_index(struct pw_history *h)
         ix[i] = NONE;
     for (size_t i = 0; i < h->n; i++) {
         const struct pw_hist_series *s = &h->series[i];
-        size_t slot = key_hash(s->entity, strlen(s->entity), s->metric, strlen(s->metric)) &
+        size_t slot = key_hash(s->entity, strlen(s->entity), s->key, strlen(s->key)) &
                       (cap - 1);
         while (ix[slot] != NONE)
             slot = (slot + 1) & (cap - 1);
@@ -88,14 +89,15 @@ static int grow_index(struct pw_history *h)
 }
 
 static struct pw_hist_series *find_or_add(struct pw_history *h, const char *e, size_t el,
-                                          const char *m, size_t ml, const char *cls)
+                                          const char *key, size_t kl, const char *m,
+                                          size_t ml, const char *cls)
 {
     if ((h->n + 1) * 10 > h->index_cap * 7 && grow_index(h) < 0)
         return NULL;
-    size_t slot = key_hash(e, el, m, ml) & (h->index_cap - 1);
+    size_t slot = key_hash(e, el, key, kl) & (h->index_cap - 1);
     for (; h->index[slot] != NONE; slot = (slot + 1) & (h->index_cap - 1)) {
         struct pw_hist_series *s = &h->series[h->index[slot]];
-        if (same(s->entity, e, el) && same(s->metric, m, ml))
+        if (same(s->entity, e, el) && same(s->key, key, kl))
             return s;
     }
     if (h->n == h->cap) {
@@ -109,10 +111,12 @@ static struct pw_hist_series *find_or_add(struct pw_history *h, const char *e, s
     struct pw_hist_series *s = &h->series[h->n];
     memset(s, 0, sizeof *s);
     s->entity = strndup(e, el);
+    s->key = strndup(key, kl);
     s->metric = strndup(m, ml);
     s->cls = strdup(cls ? cls : "default");
-    if (!s->entity || !s->metric || !s->cls) {
+    if (!s->entity || !s->key || !s->metric || !s->cls) {
         free(s->entity);
+        free(s->key);
         free(s->metric);
         free(s->cls);
         return NULL;
@@ -125,7 +129,21 @@ int pw_history_add(struct pw_history *h, const char *entity, size_t entity_len,
                    const char *metric, size_t metric_len, const char *cls, double ts_s,
                    double value, int label, struct pw_err *err)
 {
-    struct pw_hist_series *s = find_or_add(h, entity, entity_len, metric, metric_len, cls);
+    return pw_history_add_series(h, entity, entity_len, metric, metric_len, metric,
+                                 metric_len, cls, ts_s, value, label, err);
+}
+
+int pw_history_add_series(struct pw_history *h, const char *entity, size_t entity_len,
+                          const char *key, size_t key_len, const char *metric,
+                          size_t metric_len, const char *cls, double ts_s, double value,
+                          int label, struct pw_err *err)
+{
+    /* Names are C strings from here on: a NUL inside one would cut it. */
+    if (memchr(entity, '\0', entity_len) || memchr(key, '\0', key_len) ||
+        memchr(metric, '\0', metric_len) || (cls && !*cls))
+        return pw_err_set(err, "a NUL byte in an entity or series name");
+    struct pw_hist_series *s = find_or_add(h, entity, entity_len, key, key_len, metric,
+                                           metric_len, cls);
     if (!s)
         return pw_err_set(err, "out of memory");
     if (s->n == s->cap) {
@@ -227,8 +245,9 @@ static void on_sample(const struct pw_sample *s, void *arg)
     if (c->class_tag && tag_value(&s->series, c->class_tag, c->class_tag_len, c->cls,
                                   sizeof c->cls))
         cls = c->cls;
-    if (pw_history_add(c->h, s->entity.ptr, s->entity.len, c->metric, (size_t)n, cls,
-                       (double)s->ts_ns / 1e9, s->value, -1, c->err) < 0)
+    if (pw_history_add_series(c->h, s->entity.ptr, s->entity.len, s->series.ptr,
+                              s->series.len, c->metric, (size_t)n, cls,
+                              (double)s->ts_ns / 1e9, s->value, -1, c->err) < 0)
         c->rc = -1;
     else
         c->added++;

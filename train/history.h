@@ -38,6 +38,8 @@
 
 struct pw_hist_series {
     char *entity;            /* owned */
+    char *key;               /* the series: "measurement,tags field" as the
+                                analyzer keys it (CSV/NAB: the metric); owned */
     char *metric;            /* "measurement.field", owned */
     char *cls;               /* entity class ("default" unless a class tag) */
     double *ts_s;            /* seconds since the epoch, in arrival order */
@@ -66,10 +68,18 @@ void pw_history_free(struct pw_history *h);
 void pw_history_fingerprint(const struct pw_history *h, uint8_t out[PW_SHA256_LEN]);
 
 /* Appends one sample to the series (entity, metric), creating it with class
- * cls (NULL: "default"). label < 0: none. 0 or -1 (out of memory). */
+ * cls (NULL: "default"); its key is the metric. label < 0: none. 0 or -1
+ * (out of memory). */
 int pw_history_add(struct pw_history *h, const char *entity, size_t entity_len,
                    const char *metric, size_t metric_len, const char *cls,
                    double ts_s, double value, int label, struct pw_err *err);
+
+/* The same for the series (entity, key) of metric `metric` (several series
+ * of one entity may share a metric: cpu usage per core). */
+int pw_history_add_series(struct pw_history *h, const char *entity, size_t entity_len,
+                          const char *key, size_t key_len, const char *metric,
+                          size_t metric_len, const char *cls, double ts_s, double value,
+                          int label, struct pw_err *err);
 
 /* Line protocol bytes (a file's contents, `source` names it in errors).
  * entity_tag: as the analyzer's (NULL = "host"); class_tag: the tag whose

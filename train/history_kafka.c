@@ -61,8 +61,9 @@ static void on_sample(const struct pw_sample *s, void *arg)
             }
         }
     }
-    if (pw_history_add(c->h, s->entity.ptr, s->entity.len, c->metric, (size_t)n, cp, ts,
-                       s->value, -1, c->err) < 0)
+    if (pw_history_add_series(c->h, s->entity.ptr, s->entity.len, s->series.ptr,
+                              s->series.len, c->metric, (size_t)n, cp, ts, s->value, -1,
+                              c->err) < 0)
         c->rc = -1;
     else
         c->added++;

@@ -279,6 +279,29 @@ START_TEST(test_fit_refuses_empty_history_and_missing_features)
 }
 END_TEST
 
+START_TEST(test_every_series_of_a_feature_feeds_it)
+{
+    /* Two cores of one host: two series, one metric, as the analyzer's
+     * feature takes the newest of either. */
+    const char *k0 = "cpu,cpu=0,host=x usage", *k1 = "cpu,cpu=1,host=x usage";
+    ck_assert_int_eq(pw_history_add_series(&h, "x", 1, k0, strlen(k0), "cpu.usage", 9, NULL,
+                                           10, 1, -1, &err), 0);
+    ck_assert_int_eq(pw_history_add_series(&h, "x", 1, k1, strlen(k1), "cpu.usage", 9, NULL,
+                                           11, 2, -1, &err), 0);
+    ck_assert_int_eq(pw_history_add_series(&h, "x", 1, k0, strlen(k0), "cpu.usage", 9, NULL,
+                                           12, 3, -1, &err), 0);
+    ck_assert_uint_eq(h.n, 2);
+    const char *feat[] = {"cpu.usage"};
+    struct pw_fit_rows r;
+    ck_assert_int_eq(pw_fit_rows_build(&h, NULL, feat, 1, &r, &err), 0);
+    ck_assert_uint_eq(r.n, 3);
+    ck_assert_double_eq(r.x[0], 1);
+    ck_assert_double_eq(r.x[1], 2);
+    ck_assert_double_eq(r.x[2], 3);
+    pw_fit_rows_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("fit");
@@ -290,6 +313,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_lineproto_goes_through_the_analyzers_ingest);
     tcase_add_test(tc, test_rows_are_the_newest_value_of_each_feature);
     tcase_add_test(tc, test_auc);
+    tcase_add_test(tc, test_every_series_of_a_feature_feeds_it);
     tcase_add_test(tc, test_fitted_bundle_loads_into_the_analyzer_and_scores);
     tcase_add_test(tc, test_fit_refuses_empty_history_and_missing_features);
     suite_add_tcase(s, tc);
