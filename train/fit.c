@@ -389,6 +389,8 @@ static int fit_metrics(const struct pw_history *h, const struct pw_fit_options *
             res->nmetrics++;
     }
     free(best);
+    if (rc == 0)
+        rc = progress(o, "holt-winters", nm + 1, nm + 1, err);
     if (rc == 0 && res->nmetrics == 0)
         rc = pw_err_set(err, "no series long enough to fit a Holt-Winters model (each needs "
                         "at least 10 samples at a regular step)");
@@ -535,6 +537,8 @@ static int fit_forests(const struct pw_history *h, const struct pw_fit_options *
         res->nclasses++;
     }
     free(classes);
+    if (rc == 0)
+        rc = progress(o, "isolation forest", nc, nc, err);
     if (rc == 0 && fitted == 0) {
         struct pw_buf miss;
         pw_buf_init(&miss);
@@ -565,5 +569,5 @@ int pw_fit(const struct pw_history *h, const struct pw_fit_options *o, struct pw
     if (fit_metrics(h, o, b, res, err) < 0 ||
         (o->nfeatures && fit_forests(h, o, b, res, err) < 0))
         return -1;
-    return progress(o, "done", 1, 1, err);
+    return 0;
 }
