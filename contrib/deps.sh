@@ -10,6 +10,7 @@ packages=(
   libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev libssl-dev libpcre2-dev
   kcat procps curl python3 valgrind
   python3-numpy python3-sklearn
+  chromium
 )
 
 missing=()

@@ -13,14 +13,18 @@
 
 #include <jansson.h>
 
+#include "models/bundle.h"
+#include "models/codec.h"
 #include "models/detector.h"
+#include "models/iforest.h"
 #include "models/nab.h"
 #include "models/nabdata.h"
+#include "train/fit.h"
 
 #define MAX_GROUPS 32
 
 struct options {
-    const char *nab, *results, *from, *name;
+    const char *nab, *results, *from, *name, *bundle;
     const char *groups[MAX_GROUPS + 1];
     char *groups_text;
     bool json;
@@ -32,7 +36,8 @@ static int usage(void)
             "usage: pipewatch-train evaluate --nab DIR [--groups G,G] [--json]\n"
             "                                [--nab-results OUT [--detector-name NAME]]\n"
             "       pipewatch-train evaluate --nab DIR --from-results OUT "
-            "[--detector-name NAME] [--json]\n");
+            "[--detector-name NAME] [--json]\n"
+            "       pipewatch-train evaluate --nab DIR --bundle BUNDLE [--json] [...]\n");
     return 2;
 }
 
@@ -53,6 +58,7 @@ static int parse(int argc, char **argv, struct options *o)
         {"nab", required_argument, NULL, 'n'},       {"groups", required_argument, NULL, 'g'},
         {"nab-results", required_argument, NULL, 'r'}, {"from-results", required_argument, NULL, 'f'},
         {"detector-name", required_argument, NULL, 'd'}, {"json", no_argument, NULL, 'j'},
+        {"bundle", required_argument, NULL, 'b'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->name = "pipewatch";
@@ -64,6 +70,7 @@ static int parse(int argc, char **argv, struct options *o)
         case 'f': o->from = optarg; break;
         case 'd': o->name = optarg; break;
         case 'j': o->json = true; break;
+        case 'b': o->bundle = optarg; break;
         case 'g': {
             free(o->groups_text);
             o->groups_text = strdup(optarg);
@@ -77,7 +84,7 @@ static int parse(int argc, char **argv, struct options *o)
         default: return -1;
         }
     }
-    if (!o->nab || optind != argc || (o->results && o->from))
+    if (!o->nab || optind != argc || (o->results && o->from) || (o->bundle && o->from))
         return -1;
     if (!valid_name(o->name)) {
         fprintf(stderr, "pipewatch-train: evaluate: detector name \"%s\": use letters, digits, "
@@ -212,6 +219,72 @@ static int read_results(const struct options *o, const struct pw_nab_series *s, 
     return rc;
 }
 
+/* The bundle's isolation forest over one feature, the series' value: the
+ * analyzer's anomaly score for an entity whose feature vector is this
+ * metric alone (what `fit` writes for CSV and NAB input). */
+struct forest_model {
+    struct pw_iforest *f;
+    double threshold;
+};
+
+static int load_forest(const char *path, struct forest_model *fm)
+{
+    struct pw_bundle b;
+    struct pw_err err = {{0}};
+    fm->f = NULL;
+    fm->threshold = NAN;
+    if (pw_bundle_read_file(path, &b, &err) < 0) {
+        fprintf(stderr, "pipewatch-train: evaluate: %s\n", err.msg);
+        return -1;
+    }
+    const struct pw_bundle_section *f = pw_bundle_find(&b, PW_CODEC_IFOREST_KIND, "default");
+    const struct pw_bundle_section *c = pw_bundle_find(&b, PW_CODEC_CALIB_KIND, "default");
+    int rc = -1;
+    if (!f)
+        fprintf(stderr, "pipewatch-train: evaluate: %s: no isolation forest (IFOR default)\n", path);
+    else if (!(fm->f = pw_codec_get_iforest(f->data, f->len, &err)))
+        fprintf(stderr, "pipewatch-train: evaluate: %s: IFOR default: %s\n", path, err.msg);
+    else if (pw_iforest_features(fm->f) != 1)
+        fprintf(stderr, "pipewatch-train: evaluate: %s: the forest scores %zu features; a NAB "
+                        "series is one\n", path, pw_iforest_features(fm->f));
+    else if (c && pw_codec_get_calibration(c->data, c->len, &fm->threshold, &err) < 0)
+        fprintf(stderr, "pipewatch-train: evaluate: %s: CALB default: %s\n", path, err.msg);
+    else
+        rc = 0;
+    if (rc < 0) {
+        pw_iforest_free(fm->f);
+        fm->f = NULL;
+    }
+    pw_bundle_free(&b);
+    return rc;
+}
+
+/* Pointwise figures at the calibrated threshold over every row. */
+struct pointwise {
+    size_t tp, fp, fn, rows, positives;
+    double precision, recall, f1, auc;
+};
+
+static double auc_of(const struct pw_nab_file *files, size_t nfiles,
+                     const struct pw_nab_corpus *c, size_t rows)
+{
+    double *sc = malloc((rows ? rows : 1) * sizeof *sc);
+    uint8_t *lab = malloc(rows ? rows : 1);
+    double a = NAN;
+    if (sc && lab) {
+        size_t k = 0;
+        for (size_t f = 0; f < nfiles; f++)
+            for (size_t i = 0; i < files[f].n; i++, k++) {
+                sc[k] = files[f].scores[i];
+                lab[k] = in_windows(&c->series[f], files[f].ts[i]);
+            }
+        a = pw_fit_auc(sc, lab, k);
+    }
+    free(sc);
+    free(lab);
+    return a;
+}
+
 static int detect(const struct pw_nab_series *s, double *scores)
 {
     struct pw_detector_config c;
@@ -229,7 +302,8 @@ static int detect(const struct pw_nab_series *s, double *scores)
 }
 
 static void report(const struct options *o, const struct pw_nab_corpus *c, size_t rows,
-                   const struct pw_nab_result *r, bool scored)
+                   const struct pw_nab_result *r, bool scored, const struct pointwise *pw,
+                   double thr)
 {
     if (o->json) {
         json_t *top = json_pack("{s:s, s:s, s:I, s:I}", "corpus", o->nab, "detector", o->name,
@@ -245,6 +319,16 @@ static void report(const struct options *o, const struct pw_nab_corpus *c, size_
                                           (json_int_t)r[p].windows, "false_positives",
                                           (json_int_t)r[p].false_positives));
         json_object_set_new(top, "nab", scored ? profiles : (json_decref(profiles), json_null()));
+        if (o->bundle)
+            json_object_set_new(top, "bundle", json_string(o->bundle));
+        if (pw)
+            json_object_set_new(top, "calibrated",
+                                json_pack("{s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f}",
+                                          "threshold", thr, "rows", (json_int_t)pw->rows,
+                                          "positives", (json_int_t)pw->positives, "tp",
+                                          (json_int_t)pw->tp, "fp", (json_int_t)pw->fp,
+                                          "precision", pw->precision, "recall", pw->recall,
+                                          "f1", pw->f1, "auc", pw->auc));
         char *text = json_dumps(top, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
         puts(text);
         free(text);
@@ -255,6 +339,13 @@ static void report(const struct options *o, const struct pw_nab_corpus *c, size_
     printf("detector: %s%s\n", o->name, o->from ? " (scores read back from its results)" : "");
     if (o->results)
         printf("results:  %s/%s/ (NAB's results layout)\n", o->results, o->name);
+    if (o->bundle)
+        printf("scores:   the isolation forest of %s on each value\n", o->bundle);
+    if (pw)
+        printf("calibrated threshold %.6f, rows in labelled windows as positives (%zu of %zu):\n"
+               "          precision %.4f  recall %.4f  F1 %.4f  AUC %.4f  (TP %zu, FP %zu)\n",
+               thr, pw->positives, pw->rows, pw->precision, pw->recall, pw->f1, pw->auc,
+               pw->tp, pw->fp);
     if (!scored) {
         printf("NAB:      not scored (no labels/combined_windows.json)\n");
         return;
@@ -279,6 +370,14 @@ int pw_cmd_evaluate(int argc, char **argv)
         free(o.groups_text);
         return 1;
     }
+    struct forest_model fm = {NULL, NAN};
+    if (o.bundle && load_forest(o.bundle, &fm) < 0) {
+        pw_nab_corpus_free(&c);
+        free(o.groups_text);
+        return 1;
+    }
+    if (o.bundle && strcmp(o.name, "pipewatch") == 0)
+        o.name = "pipewatch-iforest";
     struct pw_nab_file *files = calloc(c.n, sizeof *files);
     int rc = files ? 0 : 1;
     size_t rows = 0;
@@ -287,7 +386,10 @@ int pw_cmd_evaluate(int argc, char **argv)
         double *scores = malloc((s->n ? s->n : 1) * sizeof *scores);
         files[f] = (struct pw_nab_file){s->ts, scores, s->n,
                                         (const int64_t(*)[2])s->windows, s->nwindows};
-        if (!scores || (o.from ? read_results(&o, s, scores) : detect(s, scores)) < 0 ||
+        if (scores && fm.f)
+            for (size_t i = 0; i < s->n; i++)
+                scores[i] = pw_iforest_score(fm.f, &s->values[i]);
+        if (!scores || (o.from ? read_results(&o, s, scores) : fm.f ? 0 : detect(s, scores)) < 0 ||
             (o.results && write_results(&o, s, scores) < 0))
             rc = 1;
         rows += s->n;
@@ -300,8 +402,28 @@ int pw_cmd_evaluate(int argc, char **argv)
             rc = 1;
             scored = false;
         }
+    struct pointwise pw = {0};
+    bool have_pw = rc == 0 && fm.f && c.labelled && !isnan(fm.threshold);
+    for (size_t f = 0; have_pw && f < c.n; f++)
+        for (size_t i = 0; i < files[f].n; i++) {
+            bool lab = in_windows(&c.series[f], files[f].ts[i]);
+            bool hit = pw_iforest_is_anomaly(files[f].scores[i], fm.threshold);
+            pw.tp += lab && hit;
+            pw.fp += !lab && hit;
+            pw.fn += lab && !hit;
+            pw.positives += lab;
+            pw.rows++;
+        }
+    if (have_pw) {
+        pw.precision = pw.tp + pw.fp ? (double)pw.tp / (double)(pw.tp + pw.fp) : 0;
+        pw.recall = pw.positives ? (double)pw.tp / (double)pw.positives : 0;
+        pw.f1 = pw.precision + pw.recall > 0
+                    ? 2 * pw.precision * pw.recall / (pw.precision + pw.recall) : 0;
+        pw.auc = auc_of(files, c.n, &c, rows);
+    }
     if (rc == 0)
-        report(&o, &c, rows, r, scored);
+        report(&o, &c, rows, r, scored, have_pw ? &pw : NULL, fm.threshold);
+    pw_iforest_free(fm.f);
     for (size_t f = 0; files && f < c.n; f++)
         free((void *)files[f].scores);
     free(files);

@@ -6,6 +6,7 @@
  *   evaluate --nab DIR [--groups G,G] [--json]
  *            [--nab-results OUT [--detector-name NAME]]
  *   evaluate --nab DIR --from-results OUT [--detector-name NAME] [--json]
+ *   evaluate --nab DIR --bundle BUNDLE [--json] [--nab-results OUT ...]
  *
  * With --nab-results, for every DIR/data/<group>/<file>.csv it writes
  * OUT/NAME/<group>/NAME_<file>.csv with the header
@@ -16,6 +17,12 @@
  * "pipewatch" (letters, digits, '_' and '-' only, as NAB's detector
  * names). --from-results reads such files back instead of running the
  * detector, so the figures can be recomputed from what was written.
+ *
+ * With --bundle, the scores are the bundle's isolation forest ("IFOR
+ * default", which must score one feature: what `fit` writes for CSV and
+ * NAB input) on each value, and precision, recall, F1 and AUC at its
+ * calibrated threshold ("CALB default") are printed too, a row inside a
+ * labelled window counting as a positive ("calibrated" in --json).
  *
  * The detector is models/detector.h with its defaults, run causally: the
  * score of a row depends on that row and the rows before it only. Returns

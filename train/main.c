@@ -5,6 +5,8 @@
 
 #include "train/bundle_cmds.h"
 #include "train/evaluate.h"
+#include "train/fit_cmd.h"
+#include "train/report.h"
 #include "train/tagger_cmd.h"
 
 struct command {
@@ -15,6 +17,8 @@ struct command {
 
 static const struct command commands[] = {
     {"evaluate", pw_cmd_evaluate, "evaluate --nab DIR [--nab-results OUT] [--json]   the detector on a NAB-layout corpus, scored by NAB's rules"},
+    {"fit", pw_cmd_fit, "fit (--from FILE... | --nab DIR | --brokers B --topic T --since 7d) --out BUNDLE [--models-dir DIR]   fit the analyzer's models"},
+    {"report", pw_cmd_report, "report --out PAGE.html [--nab DIR | --from FILE...] [--bundle B] [--tagger-tsv F]   one HTML page: data, forecast band, scores, windows, detections"},
     {"tagger", pw_cmd_tagger, "tagger (--tsv F | --loghub-csv F) [--holdout S] [--out BUNDLE]   train and score the log classifier"},
     {"inspect", pw_cmd_inspect, "inspect [--json] BUNDLE    what a bundle holds and where it came from"},
     {"diff", pw_cmd_diff, "diff BUNDLE BUNDLE          what changed between two bundles (exit 1 if anything)"},
