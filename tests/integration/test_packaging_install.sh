@@ -19,7 +19,10 @@
 #      disappears with the test), pipewatch-agent --check-config and
 #      pipewatch-analyzer --check-config on the installed /etc/pipewatch
 #      files, pipewatch-train --help.
-#   5. Every shared library the three binaries load inside the root belongs to
+#   5. An upgrade (the agent again), a removal and a purge (the analyzer)
+#      run their maintainer scripts too: configuration, user and state stay
+#      on removal; purge takes only the analyzer's conffile.
+#   6. Every shared library the three binaries load inside the root belongs to
 #      a package in the closure of their Depends (not merely to the
 #      Essential set), dpkg --audit and --verify are clean, and removing a
 #      declared dependency is refused.
@@ -104,6 +107,14 @@ as_pw /usr/bin/pipewatch-train --help >"$out/train-help.out"
 for b in pipewatch-agent pipewatch-analyzer pipewatch-train; do
     chroot "$root" /usr/bin/env LD_TRACE_LOADED_OBJECTS=1 "/usr/bin/$b" >"$out/libs-$b"
 done
+# The other maintainer-script paths: an upgrade (the same version again),
+# a removal and a purge of the analyzer.
+cp -a "$root/etc/pipewatch" "$out/etc-before"
+dpkg --root="$root" -i "$root"/tmp/pipewatch-agent_*.deb >"$out/dpkg-upgrade.out" 2>&1
+dpkg --root="$root" -r pipewatch-analyzer >"$out/dpkg-remove.out" 2>&1
+ls -A "$root/etc/pipewatch" >"$out/etc-after-remove"
+dpkg --root="$root" -P pipewatch-analyzer >"$out/dpkg-purge.out" 2>&1
+ls -A "$root/etc/pipewatch" >"$out/etc-after-purge"
 INSIDE
 info "installing with dpkg --root and running the programs in the root"
 unshare --mount --propagation private bash "$PW_TMP/inside.sh" "$root" "$PW_TMP" \
@@ -120,16 +131,17 @@ grep -q 'Creating user .pipewatch' "$PW_TMP/dpkg-install.out" ||
 [[ $(stat -c '%u:%g %a' "$root/var/lib/pipewatch/models") == "$uid:$gid 750" ]] ||
     fail "/var/lib/pipewatch/models is $(stat -c '%u:%g %a' "$root/var/lib/pipewatch/models")"
 for f in agent analyzer; do
-    [[ $(stat -c '%u:%g %a' "$root/etc/pipewatch/$f.yaml") == "0:$gid 640" ]] ||
-        fail "/etc/pipewatch/$f.yaml is $(stat -c '%u:%g %a' "$root/etc/pipewatch/$f.yaml")"
+    [[ $(stat -c '%u:%g %a' "$PW_TMP/etc-before/$f.yaml") == "0:$gid 640" ]] ||
+        fail "/etc/pipewatch/$f.yaml is $(stat -c '%u:%g %a' "$PW_TMP/etc-before/$f.yaml")"
 done
 [[ ! -e $root/etc/systemd/system/multi-user.target.wants/pipewatch-agent.service &&
    ! -e $root/etc/systemd/system/multi-user.target.wants/pipewatch-analyzer.service ]] ||
     fail "a unit was enabled on installation"
 for p in pipewatch-agent pipewatch-analyzer; do
-    dpkg-query --root="$root" -W -f='${Status}' "$p" | grep -q 'install ok installed' ||
-        fail "$p is not installed in the root"
+    grep -q "^Setting up $p " "$PW_TMP/dpkg-install.out" || fail "$p was not set up"
 done
+dpkg-query --root="$root" -W -f='${Status}' pipewatch-agent | grep -q 'install ok installed' ||
+    fail "pipewatch-agent is not installed in the root after its upgrade"
 
 # The programs' output, as the pipewatch user inside the root.
 for m in cpu mem system processes; do
@@ -155,9 +167,22 @@ for b in pipewatch-agent pipewatch-analyzer pipewatch-train; do
     info "$b: $n libraries, all from declared packages"
 done
 
+# Upgrade keeps the configuration as it was (mode too); removal leaves the
+# configuration, the user and the state; purge takes only the conffile.
+[[ $(stat -c '%u:%g %a' "$root/etc/pipewatch/agent.yaml") == "0:$gid 640" ]] ||
+    fail "the upgrade changed /etc/pipewatch/agent.yaml's mode"
+[[ $(tr '\n' ' ' <"$PW_TMP/etc-after-remove") == "agent.yaml analyzer.yaml " ]] ||
+    fail "removal touched /etc/pipewatch: $(<"$PW_TMP/etc-after-remove")"
+[[ $(tr '\n' ' ' <"$PW_TMP/etc-after-purge") == "agent.yaml " ]] ||
+    fail "purge left or took other files in /etc/pipewatch: $(<"$PW_TMP/etc-after-purge")"
+[[ ! -e $root/usr/bin/pipewatch-analyzer && -x $root/usr/bin/pipewatch-agent ]] ||
+    fail "removing the analyzer did not remove just its files"
+grep -q '^pipewatch:' "$root/etc/passwd" && [[ -d $root/var/lib/pipewatch/models ]] ||
+    fail "purge took the user or the state directory"
+
 audit=$(dpkg --root="$root" --audit 2>&1) || fail "dpkg --audit: $audit"
 [[ -z $audit ]] || fail "dpkg --audit: $audit"
-verify=$(dpkg --root="$root" --verify pipewatch-agent pipewatch-analyzer 2>&1)
+verify=$(dpkg --root="$root" --verify pipewatch-agent 2>&1)
 # The configuration files' mode changed on purpose (0640); their content not.
 [[ -z $(grep -v ' c /etc/pipewatch/' <<<"$verify") ]] || fail "dpkg --verify: $verify"
 if dpkg --root="$root" -r --dry-run librdkafka1 >"$PW_TMP/dry.out" 2>&1; then
