@@ -37,7 +37,8 @@
 # host's versions are Debian 12's), and the units are not started (no
 # systemd as PID 1 here; test_packaging_units verifies them).
 #
-# Needs root (chroot, mount): skips with 77 otherwise. The packages come from
+# Needs root that may mount (chroot, /proc in the root): skips with 77
+# otherwise, saying why. The packages come from
 # a plain build; in the sanitizer build (PW_SANITIZE) it skips too.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,13 +47,18 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "skipped: needs root for chroot, mount and dpkg --root (CI runs as root)"
     exit 77
 fi
-if grep -q '^PW_SANITIZE:BOOL=ON' "$PW_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+if grep -Eq '^PW_SANITIZE:[A-Z]+=(ON|1|TRUE|YES)$' "$PW_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
     echo "skipped: packages are built and installed by the plain build's run of this test"
     exit 77
 fi
 for tool in dpkg-deb dpkg-shlibdeps cpack unshare chroot python3; do
     command -v "$tool" >/dev/null || fail "$tool is missing (contrib/deps.sh installs it)"
 done
+mkdir -p "$PW_TMP/probe"
+if ! unshare --mount --propagation private mount -t tmpfs none "$PW_TMP/probe" 2>"$PW_TMP/probe.err"; then
+    echo "skipped: root here cannot mount in a private mount namespace (a container without CAP_SYS_ADMIN?): $(<"$PW_TMP/probe.err")"
+    exit 77
+fi
 
 info "building the packages (contrib/package.sh)"
 debs=$PW_TMP/debs
