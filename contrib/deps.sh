@@ -9,6 +9,9 @@ packages=(
   librdkafka-dev libstatgrab-dev libgsl-dev libcurl4-openssl-dev check
   libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev libssl-dev libpcre2-dev
   kcat procps curl python3 valgrind
+  # packaging: systemd-analyze, -sysusers, -tmpfiles (unit tests); dpkg-shlibdeps
+  # and file (CPack DEB), the host runtime that the install test copies
+  systemd dpkg-dev file
   python3-numpy python3-sklearn
   chromium
 )
