@@ -267,7 +267,7 @@ static int flush_outcomes(struct pw_deliver *d, struct pw_err *err)
 {
     if (d->n_outcomes == 0)
         return 0;
-    int rc = pw_outbox_begin(d->outbox, err);
+    int rc = pw_outbox_begin(d->outbox, false, err);
     for (size_t i = 0; rc == 0 && i < d->n_outcomes; i++) {
         const struct outcome *o = &d->outcomes[i];
         switch (o->kind) {
@@ -428,6 +428,7 @@ static int start_http(struct pw_deliver *d, struct job *j)
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    if (getenv("XX_FORBID")) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK)
         return -1;
     return 0;
@@ -695,16 +696,21 @@ int pw_deliver_poll(struct pw_deliver *d, int64_t now_ns, int max_wait_ms,
     if (start_due(d, now_ns, err) < 0)
         rc = -1;
     curl_multi_perform(d->multi, &running);
+    /* A transfer may have finished already (loopback): record it before
+     * deciding how long to wait, or its freed slot would idle. */
+    read_finished(d, now_ns);
     if (max_wait_ms > 0) {
-        int wait = pw_deliver_next_wakeup_ms(d, now_ns, max_wait_ms);
-        if (wait > 0 || d->in_flight > 0) {
+        int wait = d->n_outcomes ? 0
+                                 : pw_deliver_next_wakeup_ms(d, now_ns,
+                                                             max_wait_ms);
+        if (wait > 0) {
             int numfds;
             curl_multi_poll(d->multi, NULL, 0, wait, &numfds);
             curl_multi_perform(d->multi, &running);
             now_ns = pw_realtime_ns();
+            read_finished(d, now_ns);
         }
     }
-    read_finished(d, now_ns);
     if (flush_outcomes(d, rc < 0 ? NULL : err) < 0)
         rc = -1;
     return rc;

@@ -24,7 +24,7 @@ struct pw_outbox {
     sqlite3 *db;
     const struct pw_receivers *receivers;
     char *external_url;
-    bool in_batch;
+    bool in_batch, batch_durable;
     uint64_t enqueued;
     sqlite3_stmt *ins, *due, *next, *sent, *retry, *failed, *count;
 };
@@ -183,6 +183,9 @@ int pw_outbox_enqueue(struct pw_outbox *o, const struct pw_notification *n,
     if (!r)
         return pw_err_set(err, "outbox: no receiver called \"%s\"",
                           n->receiver ? n->receiver : "(null)");
+    if (o->in_batch && !o->batch_durable)
+        return pw_err_set(err, "outbox: an enqueue inside a non-durable batch "
+                          "(a programming error)");
     if (!n->idempotency_key || !*n->idempotency_key)
         return pw_err_set(err, "outbox: a notification for %s has no "
                           "idempotency key", r->name);
@@ -324,13 +327,16 @@ int64_t pw_outbox_next_due(struct pw_outbox *o, const int64_t *skip,
     return next;
 }
 
-int pw_outbox_begin(struct pw_outbox *o, struct pw_err *err)
+int pw_outbox_begin(struct pw_outbox *o, bool durable, struct pw_err *err)
 {
     if (o->in_batch)
         return 0;
-    if (exec(o, "BEGIN IMMEDIATE", err) < 0)
+    if (exec(o, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+             err) < 0 ||
+        exec(o, "BEGIN IMMEDIATE", err) < 0)
         return -1;
     o->in_batch = true;
+    o->batch_durable = durable;
     return 0;
 }
 
@@ -339,17 +345,20 @@ int pw_outbox_commit(struct pw_outbox *o, struct pw_err *err)
     if (!o->in_batch)
         return 0;
     o->in_batch = false;
-    if (exec(o, "COMMIT", err) < 0) {
+    int rc = exec(o, "COMMIT", err);
+    if (rc < 0)
         sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    if (!o->batch_durable)
+        exec(o, "PRAGMA synchronous=FULL", NULL);
+    return rc;
 }
 
 void pw_outbox_rollback(struct pw_outbox *o)
 {
     if (o->in_batch && !sqlite3_get_autocommit(o->db))
         sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
+    if (o->in_batch && !o->batch_durable)
+        exec(o, "PRAGMA synchronous=FULL", NULL);
     o->in_batch = false;
 }
 

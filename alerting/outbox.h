@@ -85,10 +85,16 @@ int pw_outbox_due(struct pw_outbox *o, int64_t now_ns, const int64_t *skip,
 int64_t pw_outbox_next_due(struct pw_outbox *o, const int64_t *skip,
                            size_t n_skip);
 
-/* Updates after an attempt. Batched: call pw_outbox_begin, any number of
- * marks, pw_outbox_commit (one fsync for the batch). A mark outside a batch
- * commits on its own. */
-int pw_outbox_begin(struct pw_outbox *o, struct pw_err *err);
+/* Transactions. pw_outbox_begin(o, true, ...) makes the enqueues up to
+ * pw_outbox_commit one durable transaction (one fsync for many
+ * notifications: what a loop tick that forms several should do; each is
+ * durable when the commit returns 0, not before). pw_outbox_begin(o, false,
+ * ...) is for the deliverer's marks: they are committed without an fsync
+ * (synchronous=NORMAL in WAL mode, which survives a crash of the process but
+ * not of the machine; a mark lost that way only means one more attempt with
+ * the same idempotency key); an enqueue inside such a batch is refused.
+ * A mark or an enqueue outside a batch commits on its own. */
+int pw_outbox_begin(struct pw_outbox *o, bool durable, struct pw_err *err);
 int pw_outbox_commit(struct pw_outbox *o, struct pw_err *err);
 void pw_outbox_rollback(struct pw_outbox *o);
 int pw_outbox_mark_sent(struct pw_outbox *o, int64_t id, int64_t now_ns,

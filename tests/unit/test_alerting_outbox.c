@@ -175,7 +175,10 @@ START_TEST(test_outbox_due_retry_sent_failed_prune)
     ck_assert_int_eq(d[0].id, ids[2]);
     pw_delivery_clear(&d[0]);
 
-    ck_assert_int_eq(pw_outbox_begin(o, &err), 0);
+    ck_assert_int_eq(pw_outbox_begin(o, false, &err), 0);
+    /* Marks are not fsynced: an enqueue has no place in their batch. */
+    ck_assert_int_eq(enqueue(o, "oncall", "k9", true, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "non-durable"));
     ck_assert_int_eq(pw_outbox_mark_sent(o, ids[0], 2000, 200, &err), 0);
     ck_assert_int_eq(pw_outbox_mark_retry(o, ids[1], 5000, 503, "http_5xx", &err), 0);
     ck_assert_int_eq(pw_outbox_mark_failed(o, ids[2], 2000, 400, "http_4xx", &err), 0);
@@ -201,6 +204,29 @@ START_TEST(test_outbox_due_retry_sent_failed_prune)
 }
 END_TEST
 
+START_TEST(test_outbox_batched_enqueues_commit_together)
+{
+    struct pw_receivers *r = receivers();
+    struct pw_err err = {{0}};
+    struct pw_outbox *o = pw_outbox_open(dbpath, r, NULL, &err);
+    ck_assert_int_eq(pw_outbox_begin(o, true, &err), 0);
+    ck_assert_int_eq(enqueue(o, "oncall", "a", true, &err), 3);
+    ck_assert_int_eq(enqueue(o, "oncall", "b", true, &err), 3);
+    ck_assert_int_eq(enqueue(o, "oncall", "a", true, &err), 0);
+    ck_assert_int_eq(pw_outbox_commit(o, &err), 0);
+    pw_outbox_close(o);
+    o = pw_outbox_open(dbpath, r, NULL, &err);
+    ck_assert_int_eq(pw_outbox_count(o, PW_DELIVERY_PENDING), 6);
+    /* A batch rolled back stores nothing. */
+    ck_assert_int_eq(pw_outbox_begin(o, true, &err), 0);
+    ck_assert_int_eq(enqueue(o, "oncall", "c", true, &err), 3);
+    pw_outbox_rollback(o);
+    ck_assert_int_eq(pw_outbox_count(o, PW_DELIVERY_PENDING), 6);
+    pw_outbox_close(o);
+    pw_receivers_free(r);
+}
+END_TEST
+
 START_TEST(test_outbox_open_fails_cleanly_on_a_bad_path)
 {
     struct pw_receivers *r = receivers();
@@ -220,6 +246,7 @@ static Suite *outbox_suite(void)
     tcase_add_test(tc, test_outbox_is_wal_and_unique);
     tcase_add_test(tc, test_outbox_unknown_receiver_or_key_stores_nothing);
     tcase_add_test(tc, test_outbox_due_retry_sent_failed_prune);
+    tcase_add_test(tc, test_outbox_batched_enqueues_commit_together);
     tcase_add_test(tc, test_outbox_open_fails_cleanly_on_a_bad_path);
     suite_add_tcase(s, tc);
     return s;
