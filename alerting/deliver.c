@@ -394,8 +394,17 @@ static int start_http(struct pw_deliver *d, struct job *j)
         add_header(&j->headers, "User-Agent: pipewatch/" PW_VERSION) < 0 ||
         add_header(&j->headers, "Expect:") < 0)
         return -1;
-    snprintf(line, sizeof line, "Idempotency-Key: %s", j->d.idempotency_key);
-    if (add_header(&j->headers, line) < 0)
+    /* The key is opaque to us: a control character in it must not end the
+     * header (the body carries the exact key). */
+    char *key_line;
+    if (asprintf(&key_line, "Idempotency-Key: %s", j->d.idempotency_key) < 0)
+        return -1;
+    for (char *p = key_line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '_';
+    int hrc = add_header(&j->headers, key_line);
+    free(key_line);
+    if (hrc < 0)
         return -1;
     if (t->hmac_key) {
         unsigned char md[EVP_MAX_MD_SIZE];
