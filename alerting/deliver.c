@@ -16,6 +16,7 @@
 #include "alerting/deliver.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -556,6 +557,20 @@ bool pw_deliver_kafka_report(struct pw_deliver *d, const rd_kafka_message_t *m)
 
 /* ---- the step ------------------------------------------------------------ */
 
+/* Refills receiver i's bucket up to now. */
+static void refill(struct pw_deliver *d, size_t i, int64_t now_ns)
+{
+    const struct pw_receiver *r = &d->receivers->v[i];
+    struct bucket *b = &d->buckets[i];
+    if (b->last_ns >= 0 && now_ns > b->last_ns) {
+        b->tokens += (double)(now_ns - b->last_ns) / 1e9 * r->rate_limit;
+        if (b->tokens > r->rate_burst)
+            b->tokens = r->rate_burst;
+    }
+    if (now_ns > b->last_ns)
+        b->last_ns = now_ns;
+}
+
 /* Takes a token from receiver i's bucket, or returns false (and the time
  * the next one arrives in *wait_ns). */
 static bool take_token(struct pw_deliver *d, size_t i, int64_t now_ns,
@@ -565,12 +580,7 @@ static bool take_token(struct pw_deliver *d, size_t i, int64_t now_ns,
     if (r->rate_limit <= 0)
         return true;
     struct bucket *b = &d->buckets[i];
-    if (b->last_ns >= 0 && now_ns > b->last_ns) {
-        b->tokens += (double)(now_ns - b->last_ns) / 1e9 * r->rate_limit;
-        if (b->tokens > r->rate_burst)
-            b->tokens = r->rate_burst;
-    }
-    b->last_ns = now_ns;
+    refill(d, i, now_ns);
     if (b->tokens >= 1) {
         b->tokens -= 1;
         return true;
@@ -596,31 +606,18 @@ static size_t collect_ids(struct pw_deliver *d)
     return k;
 }
 
-static int start_due(struct pw_deliver *d, int64_t now_ns, struct pw_err *err)
+/* Starts the rows read into d->due[0..n): until the slots run out (then
+ * returns true: rows were left), skipping (and counting) rows whose
+ * receiver has no token left. */
+static bool launch_rows(struct pw_deliver *d, int n, int64_t now_ns,
+                        size_t free_slots, size_t *started)
 {
-    size_t free_slots = d->n_jobs - d->in_flight;
-    uint64_t gen = pw_outbox_enqueued(d->outbox);
-    if (gen != d->seen_enqueued) {
-        d->seen_enqueued = gen;     /* new rows: the cached time is stale */
-        d->next_due_ns = 0;
-    }
-    if (free_slots == 0 || now_ns < d->next_due_ns)
-        return 0;
-    size_t n_ids = collect_ids(d);
-    size_t want = free_slots + DUE_EXTRA;
-    if (want > d->cap_due)
-        want = d->cap_due;
-    int n = pw_outbox_due(d->outbox, now_ns, d->ids, n_ids, d->due, want, err);
-    if (n < 0)
-        return -1;
-    int64_t token_wait = INT64_MAX;
-    size_t started = 0;
-    bool deferred = false;
+    bool left = false;
     for (int k = 0; k < n; k++) {
         struct pw_delivery *dl = &d->due[k];
-        if (started == free_slots) {
+        if (*started == free_slots) {
             pw_delivery_clear(dl);
-            deferred = true;
+            left = true;
             continue;
         }
         const struct pw_receiver *r = pw_receivers_find(d->receivers,
@@ -637,8 +634,6 @@ static int start_due(struct pw_deliver *d, int64_t now_ns, struct pw_err *err)
         int64_t w = 0;
         if (!take_token(d, ri, now_ns, &w)) {
             d->st.rate_limited++;
-            if (now_ns + w < token_wait)
-                token_wait = now_ns + w;
             pw_delivery_clear(dl);
             continue;
         }
@@ -663,7 +658,7 @@ static int start_due(struct pw_deliver *d, int64_t now_ns, struct pw_err *err)
         j->t = t;
         d->in_flight++;
         d->st.attempts++;
-        started++;
+        (*started)++;
         int rc = t->kind == PW_TARGET_KAFKA ? start_kafka(d, j)
                                             : start_http(d, j);
         if (rc < 0) {
@@ -674,23 +669,111 @@ static int start_due(struct pw_deliver *d, int64_t now_ns, struct pw_err *err)
                            t->kind == PW_TARGET_KAFKA ? t->topic
                                                       : t->url_redacted, -1);
             job_release(d, j);
-            started--;
+            (*started)--;
         }
     }
-    /* Until when no query is needed: rows left unread, or outcomes of this
-     * step not yet written, mean "ask again at the next step"; rows waiting
-     * only for a token, "when a token arrives" (or a little sooner, for
-     * the other receivers' rows). */
-    if (deferred || (size_t)n == want) {
+    return left;
+}
+
+/* When receiver i (rate-limited) has its next token, or INT64_MAX if it has
+ * one now. */
+static int64_t token_time(struct pw_deliver *d, size_t i, int64_t now_ns)
+{
+    const struct pw_receiver *r = &d->receivers->v[i];
+    double tokens = d->buckets[i].tokens;
+    if (tokens >= 1)
+        return INT64_MAX;
+    return now_ns + (int64_t)((1 - tokens) / r->rate_limit * 1e9) + 1;
+}
+
+/* Reads due rows and starts them. Receivers without a rate limit are read
+ * in one query, oldest due first; each rate-limited receiver then in its
+ * own query, only as many rows as it has tokens, so that its backlog is
+ * neither read over and over nor in the way of the others. */
+static int start_due(struct pw_deliver *d, int64_t now_ns, struct pw_err *err)
+{
+    size_t free_slots = d->n_jobs - d->in_flight;
+    uint64_t gen = pw_outbox_enqueued(d->outbox);
+    if (gen != d->seen_enqueued) {
+        d->seen_enqueued = gen;     /* new rows: the cached time is stale */
         d->next_due_ns = 0;
-    } else if (token_wait != INT64_MAX) {
-        d->next_due_ns = token_wait < now_ns + 50000000 ? token_wait
-                                                         : now_ns + 50000000;
-    } else {
-        n_ids = collect_ids(d);
-        int64_t nd = pw_outbox_next_due(d->outbox, d->ids, n_ids);
-        d->next_due_ns = nd <= now_ns ? 0 : nd;
     }
+    if (free_slots == 0 || now_ns < d->next_due_ns)
+        return 0;
+    json_t *limited = NULL;
+    for (size_t i = 0; i < d->receivers->n; i++) {
+        if (d->receivers->v[i].rate_limit <= 0)
+            continue;
+        refill(d, i, now_ns);
+        if (!limited && !(limited = json_array()))
+            return pw_err_set(err, "out of memory");
+        json_array_append_new(limited, json_string(d->receivers->v[i].name));
+    }
+    char *skip_json = limited ? json_dumps(limited, JSON_COMPACT) : NULL;
+    json_decref(limited);
+    if (limited && !skip_json)
+        return pw_err_set(err, "out of memory");
+
+    size_t n_ids = collect_ids(d);
+    size_t want = free_slots + DUE_EXTRA;
+    if (want > d->cap_due)
+        want = d->cap_due;
+    int n = pw_outbox_due(d->outbox, now_ns, d->ids, n_ids, NULL, skip_json,
+                          d->due, want, err);
+    free(skip_json);
+    if (n < 0)
+        return -1;
+    size_t started = 0;
+    bool left = launch_rows(d, n, now_ns, free_slots, &started);
+    bool unread = (size_t)n == want;
+
+    int64_t token_wait = INT64_MAX;
+    for (size_t i = 0; i < d->receivers->n; i++) {
+        const struct pw_receiver *r = &d->receivers->v[i];
+        if (r->rate_limit <= 0)
+            continue;
+        double tokens = d->buckets[i].tokens;
+        if (tokens >= 1 && started < free_slots) {
+            size_t k = (size_t)tokens;
+            bool by_tokens = true;
+            if (k > free_slots - started) {
+                k = free_slots - started;
+                by_tokens = false;
+            }
+            if (k > d->cap_due)
+                k = d->cap_due;
+            n_ids = collect_ids(d);
+            int m = pw_outbox_due(d->outbox, now_ns, d->ids, n_ids, r->name,
+                                  NULL, d->due, k, err);
+            if (m < 0)
+                return -1;
+            left |= launch_rows(d, m, now_ns, free_slots, &started);
+            /* Every token used and rows were there to use them: the limit
+             * is what holds this receiver's deliveries back. */
+            if (by_tokens && (size_t)m == k)
+                d->st.rate_limited++;
+        }
+        int64_t t = token_time(d, i, now_ns);
+        if (t < token_wait)
+            token_wait = t;
+    }
+
+    /* Until when no query is needed. Slots full or rows left unread: ask
+     * again at the next step. Otherwise until the next retry is due or a
+     * token arrives, whichever is first; rows due now but not started are
+     * waiting for a token (or for this step's outcomes to be written). */
+    if (left || unread || started == free_slots) {
+        d->next_due_ns = 0;
+        return 0;
+    }
+    n_ids = collect_ids(d);
+    int64_t nd = pw_outbox_next_due(d->outbox, d->ids, n_ids);
+    if (nd > now_ns)
+        d->next_due_ns = nd < token_wait ? nd : token_wait;
+    else if (token_wait != INT64_MAX)
+        d->next_due_ns = token_wait;
+    else
+        d->next_due_ns = d->n_outcomes ? 0 : now_ns + 10000000;
     return 0;
 }
 
@@ -773,8 +856,8 @@ void pw_deliver_write_metrics(struct pw_deliver *d, FILE *out)
                      "%llu\n", pw_fail_reason_name((enum pw_fail_reason)r),
                 (unsigned long long)s.failed[r]);
     fprintf(out,
-            "# HELP pipewatch_alert_delivery_rate_limited_total Starts deferred "
-            "by a receiver's rate limit.\n"
+            "# HELP pipewatch_alert_delivery_rate_limited_total Steps in which a "
+            "receiver's rate limit held due deliveries back.\n"
             "# TYPE pipewatch_alert_delivery_rate_limited_total counter\n"
             "pipewatch_alert_delivery_rate_limited_total %llu\n"
             "# HELP pipewatch_alert_deliveries_in_flight Deliveries in flight.\n"

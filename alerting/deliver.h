@@ -79,7 +79,9 @@ struct pw_deliver_stats {
     uint64_t attempts;                /* attempts started */
     uint64_t retried[PW_RETRY_N];     /* retries scheduled, by reason */
     uint64_t failed[PW_FAIL_N];       /* deliveries given up, by reason */
-    uint64_t rate_limited;            /* starts deferred for want of a token */
+    uint64_t rate_limited;            /* steps in which a receiver used all
+                                         its tokens with rows due: its
+                                         rate limit held deliveries back */
     uint64_t retry_after_honoured;    /* retries delayed by a Retry-After */
     int64_t in_flight;
     int64_t pending;                  /* rows pending in the outbox, in

@@ -119,6 +119,9 @@ struct pw_outbox *pw_outbox_open(const char *path,
                 "SELECT id, idempotency_key, receiver, config, group_key, body,"
                 " attempts, created_ns, next_attempt_ns FROM delivery"
                 " WHERE state = 0 AND next_attempt_ns <= ?1"
+                " AND (?3 IS NULL OR receiver NOT IN"
+                "      (SELECT value FROM json_each(?3)))"
+                " AND (?4 IS NULL OR receiver = ?4)"
                 " ORDER BY next_attempt_ns, id LIMIT ?2", err) < 0 ||
         prepare(o, &o->next,
                 "SELECT id, next_attempt_ns FROM delivery WHERE state = 0"
@@ -257,8 +260,9 @@ static bool skipped(int64_t id, const int64_t *skip, size_t n_skip)
 }
 
 int pw_outbox_due(struct pw_outbox *o, int64_t now_ns, const int64_t *skip,
-                  size_t n_skip, struct pw_delivery *out, size_t max,
-                  struct pw_err *err)
+                  size_t n_skip, const char *receiver,
+                  const char *skip_receivers_json, struct pw_delivery *out,
+                  size_t max, struct pw_err *err)
 {
     if (max == 0)
         return 0;
@@ -266,6 +270,18 @@ int pw_outbox_due(struct pw_outbox *o, int64_t now_ns, const int64_t *skip,
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, now_ns);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(max + n_skip));
+    if (skip_receivers_json)
+        sqlite3_bind_text(st, 3, skip_receivers_json, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 3);
+    if (receiver)
+        sqlite3_bind_text(st, 4, receiver, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
+    if (receiver)
+        sqlite3_bind_text(st, 4, receiver, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
     size_t k = 0;
     int rc;
     while (k < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -74,11 +74,16 @@ struct pw_delivery {
 void pw_delivery_clear(struct pw_delivery *d);
 
 /* Up to `max` pending deliveries due at `now_ns` (next attempt <= now),
- * oldest due first, skipping the ids in `skip` (n_skip: those in flight).
- * Fills out[0..] (the caller clears each) and returns how many, or -1. */
+ * oldest due first, skipping the ids in `skip` (n_skip: those in flight);
+ * only those of `receiver` if it is not NULL, and none of the receivers
+ * named in `skip_receivers_json` (a JSON array of names, or NULL), so that
+ * a rate-limited receiver's backlog is read only as far as its tokens go
+ * and does not hide the others' rows. Fills out[0..] (the caller clears
+ * each) and returns how many, or -1. */
 int pw_outbox_due(struct pw_outbox *o, int64_t now_ns, const int64_t *skip,
-                  size_t n_skip, struct pw_delivery *out, size_t max,
-                  struct pw_err *err);
+                  size_t n_skip, const char *receiver,
+                  const char *skip_receivers_json, struct pw_delivery *out,
+                  size_t max, struct pw_err *err);
 
 /* The earliest next attempt among pending deliveries not in `skip`, or
  * INT64_MAX if none. */

@@ -157,7 +157,7 @@ START_TEST(test_outbox_due_retry_sent_failed_prune)
     struct pw_outbox *o = pw_outbox_open(dbpath, r, NULL, &err);
     ck_assert_int_eq(enqueue(o, "oncall", "k1", true, &err), 3);
     struct pw_delivery d[8];
-    int n = pw_outbox_due(o, 1000, NULL, 0, d, 8, &err);
+    int n = pw_outbox_due(o, 1000, NULL, 0, NULL, NULL, d, 8, &err);
     ck_assert_int_eq(n, 3);
     ck_assert_str_eq(d[0].idempotency_key, "k1");
     ck_assert_str_eq(d[0].receiver, "oncall");
@@ -169,8 +169,8 @@ START_TEST(test_outbox_due_retry_sent_failed_prune)
     for (int i = 0; i < n; i++)
         pw_delivery_clear(&d[i]);
     /* Not due yet before its creation time; in-flight ids are skipped. */
-    ck_assert_int_eq(pw_outbox_due(o, 999, NULL, 0, d, 8, &err), 0);
-    n = pw_outbox_due(o, 1000, ids, 2, d, 8, &err);
+    ck_assert_int_eq(pw_outbox_due(o, 999, NULL, 0, NULL, NULL, d, 8, &err), 0);
+    n = pw_outbox_due(o, 1000, ids, 2, NULL, NULL, d, 8, &err);
     ck_assert_int_eq(n, 1);
     ck_assert_int_eq(d[0].id, ids[2]);
     pw_delivery_clear(&d[0]);
@@ -186,10 +186,18 @@ START_TEST(test_outbox_due_retry_sent_failed_prune)
     ck_assert_int_eq(pw_outbox_count(o, PW_DELIVERY_SENT), 1);
     ck_assert_int_eq(pw_outbox_count(o, PW_DELIVERY_FAILED), 1);
     ck_assert_int_eq(pw_outbox_count(o, PW_DELIVERY_PENDING), 1);
-    ck_assert_int_eq(pw_outbox_due(o, 4999, NULL, 0, d, 8, &err), 0);
+    ck_assert_int_eq(pw_outbox_due(o, 4999, NULL, 0, NULL, NULL, d, 8, &err), 0);
     ck_assert_int_eq(pw_outbox_next_due(o, NULL, 0), 5000);
     ck_assert_int_eq(pw_outbox_next_due(o, &ids[1], 1), INT64_MAX);
-    n = pw_outbox_due(o, 5000, NULL, 0, d, 8, &err);
+    ck_assert_int_eq(pw_outbox_due(o, 5000, NULL, 0, NULL, "[\"oncall\"]", d, 8, &err), 0);
+    n = pw_outbox_due(o, 5000, NULL, 0, NULL, "[\"other\"]", d, 8, &err);
+    ck_assert_int_eq(n, 1);
+    pw_delivery_clear(&d[0]);
+    ck_assert_int_eq(pw_outbox_due(o, 5000, NULL, 0, "other", NULL, d, 8, &err), 0);
+    n = pw_outbox_due(o, 5000, NULL, 0, "oncall", NULL, d, 8, &err);
+    ck_assert_int_eq(n, 1);
+    pw_delivery_clear(&d[0]);
+    n = pw_outbox_due(o, 5000, NULL, 0, NULL, NULL, d, 8, &err);
     ck_assert_int_eq(n, 1);
     ck_assert_int_eq(d[0].attempts, 1);
     pw_delivery_clear(&d[0]);
