@@ -232,7 +232,7 @@ int pw_outbox_enqueue(struct pw_outbox *o, const struct pw_notification *n,
     for (size_t i = 0; i < r->n_targets; i++)
         free(bodies[i]);
     free(bodies);
-    return rc < 0 ? -1 : stored;
+    return rc < 0 ? -1 : 0;
 }
 
 void pw_delivery_clear(struct pw_delivery *d)

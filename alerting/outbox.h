@@ -49,11 +49,12 @@ struct pw_outbox *pw_outbox_open(const char *path,
 void pw_outbox_close(struct pw_outbox *o);
 
 /* Renders `n` for every config of receiver n->receiver and stores the
- * payloads in one transaction. Returns the number of deliveries newly
- * stored (0 when the notification was already there, or when no config
- * wants it: every alert resolved and send_resolved false), durable on
- * return; or -1 with err set (an unknown receiver, a disk error): nothing
- * was stored. */
+ * payloads in one transaction. Returns 0 when they are durable (or were
+ * stored before: the same idempotency key; or no config wants them: every
+ * alert resolved and send_resolved false), or -1 with err set (an unknown
+ * receiver, no idempotency key, a disk error): nothing was stored. This is
+ * the dispatcher's "0 once durably stored". How many deliveries were new:
+ * the change of pw_outbox_enqueued. */
 int pw_outbox_enqueue(struct pw_outbox *o, const struct pw_notification *n,
                       struct pw_err *err);
 

@@ -130,7 +130,7 @@ int main(int argc, char **argv)
             .group_labels = &group, .alerts = &a, .n_alerts = 1,
             .idempotency_key = key,
         };
-        if (pw_outbox_enqueue(ob, &notif, &err) != 1) {
+        if (pw_outbox_enqueue(ob, &notif, &err) != 0) {
             fprintf(stderr, "bench: enqueue: %s\n", err.msg);
             return 1;
         }

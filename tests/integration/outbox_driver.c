@@ -129,11 +129,12 @@ static int enqueue(struct pw_outbox *ob, const char *receiver,
         .idempotency_key = key, .now_ns = now,
     };
     struct pw_err err = {{0}};
+    uint64_t before = pw_outbox_enqueued(ob);
     int rc = pw_outbox_enqueue(ob, &n, &err);
     if (rc < 0)
         fprintf(stderr, "outbox_driver: enqueue %s: %s\n", key, err.msg);
     else
-        *stored += rc;
+        *stored += (long)(pw_outbox_enqueued(ob) - before);
     for (long k = 0; k < group_size; k++) {
         free_labels(&alerts[k].labels);
         free_labels(&alerts[k].annotations);

@@ -77,7 +77,13 @@ static int enqueue(struct pw_outbox *o, const char *receiver, const char *key,
         .group_labels = &g, .alerts = &a, .n_alerts = 1,
         .idempotency_key = key, .now_ns = 1000,
     };
+    /* The number of deliveries newly stored, or -1. */
+    uint64_t before = pw_outbox_enqueued(o);
     int rc = pw_outbox_enqueue(o, &n, err);
+    if (rc == 0)
+        rc = (int)(pw_outbox_enqueued(o) - before);
+    else
+        ck_assert_int_eq(pw_outbox_enqueued(o), before);
     fx_alert_free(&a);
     fx_labels_free(&g);
     return rc;
