@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A receiver's rate limit (token bucket, 100/s, burst 2) spaces its
-# deliveries out: 400 take about 4 s, no second holds more than 102 (+ jitter), and the
+# deliveries out: 400 take about 4 s, no second holds much more than 102, and the
 # deferrals are counted; another receiver without a limit, whose 20
 # notifications were enqueued after that backlog, is not held back by it.
 set -euo pipefail
@@ -32,8 +32,10 @@ assert len(lim) == 400 and len(free) == 20, (len(lim), len(free))
 span = lim[-1] - lim[0]
 assert span >= 3.8, "400 deliveries at 100/s, burst 2, took only %.2f s" % span
 worst = max(sum(1 for t in lim if s <= t < s + 1.0) for s in lim)
-# burst + rate = 102 at the sender; arrival times jitter a little.
-assert worst <= 105, "%d deliveries within one second" % worst
+# burst + rate = 102 at the sender; the receiver's clock sees arrivals, which
+# a loaded machine (ctest -j) can bunch by a few tens of ms: the span above
+# is the strict check, this one catches a limit that does not hold at all.
+assert worst <= 115, "%d deliveries within one second" % worst
 assert free[-1] - lim[0] < 1.0, "the unlimited receiver waited %.2f s behind the limited backlog" % (free[-1] - lim[0])
 print("limited span %.2f s, at most %d in a second; free done after %.2f s" % (span, worst, free[-1] - lim[0]))
 PY
