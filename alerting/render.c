@@ -619,7 +619,7 @@ int pw_render_slack(const struct pw_notification *n,
         sb_str(&h, alertname);
     }
     /* The fallback text (notifications, screen readers) is the header. */
-    char *fallback = utf8_clean_max(h.p ? h.p : tag, 0);
+    char *fallback = utf8_clean_max(h.p ? h.p : tag, SLACK_TEXT_MAX);
 
     json_t *root = json_object(), *blocks = json_array();
     int rc = root && blocks && fallback ? 0 : -1;

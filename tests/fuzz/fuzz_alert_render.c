@@ -29,6 +29,8 @@ static void check_json(const char *text, bool slack)
         fprintf(stderr, "invalid JSON: %s\n%s\n", e.text, text);
     CHECK(j != NULL);
     if (slack) {
+        const char *fallback = json_string_value(json_object_get(j, "text"));
+        CHECK(fallback && strlen(fallback) <= 3000);
         json_t *blocks = json_object_get(j, "blocks");
         CHECK(json_is_array(blocks));
         CHECK(json_array_size(blocks) <= 50);
