@@ -9,8 +9,8 @@
  * What the analyzer puts in an alert (the contract these renderers read):
  *   labels       alertname  the rule's name          ("DiskWillFill")
  *                entity     what the prediction is about ("db-1")
- *                rule       the rule's expression or id
- *                kind       forecast | anomaly | log
+ *                rule       the rule's expression
+ *                kind       forecast_breach | anomaly | log_burst
  *                severity   critical | warning | info
  *   annotations  summary       one human sentence
  *                description   more detail (optional)

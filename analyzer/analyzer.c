@@ -11,6 +11,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "alerting/service.h"
+#include "analyzer/alertmap.h"
 #include "analyzer/engine.h"
 #include "analyzer/ingest.h"
 #include "analyzer/inservice.h"
@@ -30,6 +32,7 @@ struct counters {
     uint64_t checkpoints, checkpoint_failures, entities_checkpointed, commits;
     uint64_t restored_entities, restore_errors, rebalances;
     uint64_t bundles_loaded, bundles_refused;
+    uint64_t alert_failures;
 };
 
 struct pw_analyzer {
@@ -43,6 +46,7 @@ struct pw_analyzer {
     bool has_models;
     char models_target[PATH_MAX];
     struct pw_status *status;
+    struct pw_alerting *alerting;  /* NULL when alerting is off */
     struct pw_buf scratch;
     int32_t *held;                 /* partition numbers whose state we hold */
     size_t nheld;
@@ -63,6 +67,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     struct pw_analyzer *a = opaque;
+    if (a->alerting && pw_alerting_kafka_report(a->alerting, m))
+        return;
     if (m->err) {
         a->c.delivery_failures++;
         pw_log_limited(&a->delivery_log, 10000, PW_WARN, "delivery to %s failed: %s",
@@ -90,6 +96,22 @@ static int produce(struct pw_analyzer *a, const char *topic, int32_t partition,
     return -1;
 }
 
+/* Hands the prediction to alerting, inside the step's batch (committed,
+ * durably, before the step ends and so before any checkpoint commits the
+ * offsets the prediction came from). */
+static void to_alerting(struct pw_analyzer *a, const struct pw_prediction *p)
+{
+    struct pw_err err = {{0}};
+    struct pw_alert alert;
+    if (pw_alert_from_prediction(p, a->cfg->alerting.external_url, &alert, &err) < 0 ||
+        pw_alerting_begin(a->alerting, &err) < 0 ||
+        pw_alerting_put(a->alerting, &alert, &err) < 0) {
+        a->c.alert_failures++;
+        pw_log_limited(&a->delivery_log, 10000, PW_ERROR, "alerting: %s", err.msg);
+    }
+    pw_alert_free(&alert);
+}
+
 static void on_prediction(const struct pw_prediction *p, void *arg)
 {
     struct pw_analyzer *a = arg;
@@ -108,6 +130,8 @@ static void on_prediction(const struct pw_prediction *p, void *arg)
         produce(a, topic, RD_KAFKA_PARTITION_UA, p->entity, strlen(p->entity), p->json,
                 strlen(p->json)) == 0)
         a->c.predictions_produced++;
+    if (a->alerting)
+        to_alerting(a, p);
 }
 
 /* ---- checkpoints ------------------------------------------------------- */
@@ -148,6 +172,15 @@ static void checkpoint_start(struct pw_analyzer *a)
 {
     if (a->ckpt_pending)
         return;
+    /* An alert that could not be stored must be made again from the same
+     * messages after a restart: their offsets are never committed. */
+    if (a->alerting && (a->c.alert_failures || !pw_alerting_healthy(a->alerting))) {
+        a->ckpt_started_ms = pw_mono_ms();
+        a->ckpt_pending = true;
+        checkpoint_abandon(a, "alerts could not be stored durably (see the errors "
+                           "above; restart once alerting's disk is healthy)");
+        return;
+    }
     struct pw_state *st = pw_engine_state(a->engine);
     struct pw_err err;
     a->ckpt_failures = a->c.delivery_failures;
@@ -567,8 +600,12 @@ static void render(struct pw_buf *o, void *arg)
     }
     G("consumer_lag", "Messages behind the high watermarks of the assigned partitions.",
       "%lld", (long long)lag);
+    C("alert_failures_total", "Predictions that could not be handed to alerting durably.",
+      a->c.alert_failures);
 #undef C
 #undef G
+    if (a->alerting)
+        pw_alerting_metrics(a->alerting, o);
 }
 
 static int api_predictions(const char *method, const char *path, const char *body,
@@ -660,6 +697,9 @@ struct pw_analyzer *pw_analyzer_new(const struct pw_analyzer_config *cfg, struct
     };
     if (!(a->producer = pw_kafka_producer_new(NULL, &cfg->kafka, on_delivery, a, err)))
         goto fail;
+    if (pw_alerting_enabled(&cfg->alerting) &&
+        !(a->alerting = pw_alerting_new(&cfg->alerting, cfg->file, a->producer, err)))
+        goto fail;
     if (!(a->consumer = pw_kafka_group_consumer_new(consumer_defaults, &cfg->kafka,
                                                     cfg->group_id, on_rebalance, a, err)))
         goto fail;
@@ -680,6 +720,8 @@ struct pw_analyzer *pw_analyzer_new(const struct pw_analyzer_config *cfg, struct
     if (cfg->status.listen && *cfg->status.listen) {
         if (!(a->status = pw_status_start(cfg->status.listen, render, a, err)) ||
             pw_status_set_token_file(a->status, cfg->status.token_file, err) < 0 ||
+            (a->alerting &&
+             pw_status_route(a->status, "/api/v2/", pw_alerting_api, a->alerting, err) < 0) ||
             pw_status_route(a->status, "/api/", api_predictions, a, err) < 0)
             goto fail;
         pw_log(PW_INFO, "status port on %s (port %u)", cfg->status.listen,
@@ -699,14 +741,26 @@ void pw_analyzer_step(struct pw_analyzer *a, int max_wait_ms)
     for (;;) {
         /* Drain what is there, then wait a little for more, serving the
          * status port in between. */
+        /* With alerting on, the loop also drives libcurl's transfers: it
+         * comes round at least every 10 ms. */
+        int first_wait = a->alerting ? (wait < 10 ? wait : 10) : wait;
         for (int i = 0; i < 10000; i++) {
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(a->consumer, i ? 0 : wait);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(a->consumer, i ? 0 : first_wait);
             if (!m)
                 break;
             process(a, m);
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(a->producer, 0);
+        if (a->alerting) {
+            struct pw_err err = {{0}};
+            if (pw_alerting_in_batch(a->alerting) &&
+                pw_alerting_commit(a->alerting, &err) < 0) {
+                a->c.alert_failures++;
+                pw_log(PW_ERROR, "alerting: alerts not stored: %s", err.msg);
+            }
+            pw_alerting_poll(a->alerting, 0);
+        }
         pw_status_run(a->status);
         int64_t now = pw_mono_ms();
         if (now - a->last_tick_ms >= 1000) {
@@ -730,6 +784,13 @@ void pw_analyzer_step(struct pw_analyzer *a, int max_wait_ms)
 void pw_analyzer_close(struct pw_analyzer *a)
 {
     pw_engine_tick(a->engine, 0);
+    if (a->alerting) {
+        struct pw_err err = {{0}};
+        if (pw_alerting_commit(a->alerting, &err) < 0) {
+            a->c.alert_failures++;
+            pw_log(PW_ERROR, "alerting: alerts not stored: %s", err.msg);
+        }
+    }
     checkpoint_sync(a, 10000);
     rd_kafka_consumer_close(a->consumer);
     rd_kafka_flush(a->producer, 5000);
@@ -746,6 +807,10 @@ void pw_analyzer_free(struct pw_analyzer *a)
         rd_kafka_consumer_close(a->restorer);
         rd_kafka_destroy(a->restorer);
     }
+    /* After the flush in pw_analyzer_close: no delivery report may reach
+     * a freed deliverer. */
+    pw_alerting_free(a->alerting);
+    a->alerting = NULL;
     if (a->producer)
         rd_kafka_destroy(a->producer);
     pw_engine_free(a->engine);

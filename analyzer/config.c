@@ -2,6 +2,7 @@
 #include "analyzer/config.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analyzer/ingest.h"
@@ -122,6 +123,10 @@ const struct pw_option pw_analyzer_options[] = {
      rule_options, "Prediction rules."},
     {"status", PW_OPT_SECTION, offsetof(C, status), NULL, false, 0, 0, status_options,
      "The local HTTP status port."},
+    {"alerting", PW_OPT_SECTION, offsetof(C, alerting), NULL, false, 0, 0,
+     pw_alerting_options,
+     "Routing predictions to people, as Alertmanager does (docs/alerting.md): on "
+     "when `receivers` is given."},
     {0},
 };
 
@@ -144,6 +149,8 @@ int pw_analyzer_config_load(const char *path, bool need_kafka,
         return -1;
     }
     const char *file = path ? path : "(defaults)";
+    if (!(c->file = strdup(file)))
+        return pw_err_set(err, "out of memory");
     enum pw_ingest_format fmt;
     if (pw_ingest_format_parse(c->format, &fmt) < 0)
         return pw_err_set(err, "%s: format: expected auto, influx, collectd or "
@@ -172,6 +179,8 @@ int pw_analyzer_config_load(const char *path, bool need_kafka,
         if (!strchr(c->features.items[i], '.'))
             return pw_err_set(err, "%s: features[%zu]: expected measurement.field, got "
                               "\"%s\"", file, i + 1, c->features.items[i]);
+    if (pw_alerting_check(&c->alerting, file, err) < 0)
+        return -1;
     if (need_kafka) {
         if (!has_prop(&c->kafka, "bootstrap.servers"))
             return pw_err_set(err, "%s: kafka.bootstrap.servers: required key is missing",
@@ -185,4 +194,6 @@ int pw_analyzer_config_load(const char *path, bool need_kafka,
 void pw_analyzer_config_release(struct pw_analyzer_config *c)
 {
     pw_config_release(pw_analyzer_options, c);
+    free(c->file);
+    c->file = NULL;
 }

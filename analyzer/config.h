@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alerting/service.h"
 #include "common/config.h"
 
 struct pw_analyzer_rule_config {
@@ -49,6 +50,8 @@ struct pw_analyzer_config {
         char *token_file;
     } status;
     int64_t max_message_bytes;
+    struct pw_alerting_config alerting;
+    char *file;               /* the file it was loaded from ("" for defaults) */
 };
 
 extern const struct pw_option pw_analyzer_options[];

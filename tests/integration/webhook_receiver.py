@@ -7,6 +7,8 @@ that records every request it gets to a JSONL file, one object per line:
    "body": "...", "status": answered status, "hmac_ok": true|false|null}
 and answers as the options say:
   --port-file F        write the port it listens on (ephemeral) to F
+  --port P             listen on port P instead (a receiver restarted on the
+                       port its predecessor had)
   --log F              the JSONL file
   --hmac-secret S      verify X-Pipewatch-Signature: sha256=<hex> over the
                        body; a mismatch is answered 401 (recorded hmac_ok)
@@ -37,6 +39,7 @@ import time
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--log", required=True)
     ap.add_argument("--hmac-secret")
     ap.add_argument("--hmac-path", default="/")
@@ -110,7 +113,7 @@ def main():
         allow_reuse_address = True
         request_queue_size = 256
 
-    srv = Server(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    srv = Server(("127.0.0.1", args.port), Handler, bind_and_activate=False)
     srv.server_bind()  # bound, not listening: connections are refused
     port = srv.server_address[1]
     tmp = args.port_file + ".tmp"
