@@ -93,7 +93,15 @@ struct pw_outbox *pw_outbox_open(const char *path,
         pw_outbox_close(o);
         return NULL;
     }
-    sqlite3_busy_timeout(o->db, 5000);
+    /* One process owns an outbox: two delivering from one file would send
+     * everything twice. The exclusive lock is taken by the write below and
+     * held until close (the OS drops it if the process dies). */
+    if (exec(o, "PRAGMA locking_mode=EXCLUSIVE", err) < 0) {
+        pw_err_prefix(err, "%s", path);
+        pw_outbox_close(o);
+        return NULL;
+    }
+    sqlite3_busy_timeout(o->db, 200);
     /* journal_mode answers with a row: check that WAL was granted. */
     sqlite3_stmt *st = NULL;
     bool wal = false;
@@ -104,11 +112,23 @@ struct pw_outbox *pw_outbox_open(const char *path,
               == 0;
     sqlite3_finalize(st);
     if (!wal) {
-        pw_err_set(err, "outbox: %s: cannot switch to WAL mode: %s", path,
-                   sqlite3_errmsg(o->db));
+        int code = sqlite3_errcode(o->db);
+        if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+            pw_err_set(err, "outbox: %s is in use by another process (one "
+                       "outbox per process: give each its own file)", path);
+        else
+            pw_err_set(err, "outbox: %s: cannot switch to WAL mode: %s", path,
+                       sqlite3_errmsg(o->db));
         pw_outbox_close(o);
         return NULL;
     }
+    if (exec(o, "BEGIN IMMEDIATE", err) < 0 || exec(o, "COMMIT", err) < 0) {
+        pw_err_set(err, "outbox: %s is in use by another process (one outbox "
+                   "per process: give each its own file)", path);
+        pw_outbox_close(o);
+        return NULL;
+    }
+    sqlite3_busy_timeout(o->db, 5000);
     if (exec(o, "PRAGMA synchronous=FULL", err) < 0 ||
         exec(o, schema, err) < 0 ||
         prepare(o, &o->ins,

@@ -19,7 +19,9 @@
  * past the deadline). Sent and failed rows are kept for pw_outbox_prune.
  * Times stored are wall-clock Unix ns, so a retry time survives a restart.
  *
- * Not thread-safe: one thread (the daemon's loop) uses an outbox.
+ * Not thread-safe: one thread (the daemon's loop) uses an outbox, and one
+ * process owns its file (an exclusive lock, held from open to close: two
+ * analyzers sharing a file would send everything twice).
  */
 #ifndef PW_OUTBOX_H
 #define PW_OUTBOX_H
@@ -40,9 +42,10 @@ enum pw_delivery_state {
     PW_DELIVERY_FAILED = 2,
 };
 
-/* Opens (creating if needed) the outbox database at `path`. `receivers` is
- * borrowed and must outlive the outbox (payloads are rendered for its
- * configs); `external_url` (may be NULL) is copied. */
+/* Opens (creating if needed) the outbox database at `path` and locks it
+ * (fails, saying so, if another process or handle has it open).
+ * `receivers` is borrowed and must outlive the outbox (payloads are
+ * rendered for its configs); `external_url` (may be NULL) is copied. */
 struct pw_outbox *pw_outbox_open(const char *path,
                                  const struct pw_receivers *receivers,
                                  const char *external_url, struct pw_err *err);

@@ -241,6 +241,23 @@ START_TEST(test_outbox_batched_enqueues_commit_together)
 }
 END_TEST
 
+START_TEST(test_outbox_is_owned_by_one_opener)
+{
+    struct pw_receivers *r = receivers();
+    struct pw_err err = {{0}};
+    struct pw_outbox *o = pw_outbox_open(dbpath, r, NULL, &err);
+    ck_assert_msg(o != NULL, "%s", err.msg);
+    ck_assert_ptr_null(pw_outbox_open(dbpath, r, NULL, &err));
+    ck_assert_msg(strstr(err.msg, "in use by another process") != NULL, "%s",
+                  err.msg);
+    pw_outbox_close(o);
+    o = pw_outbox_open(dbpath, r, NULL, &err);
+    ck_assert_msg(o != NULL, "%s", err.msg);
+    pw_outbox_close(o);
+    pw_receivers_free(r);
+}
+END_TEST
+
 START_TEST(test_outbox_open_fails_cleanly_on_a_bad_path)
 {
     struct pw_receivers *r = receivers();
@@ -261,6 +278,7 @@ static Suite *outbox_suite(void)
     tcase_add_test(tc, test_outbox_unknown_receiver_or_key_stores_nothing);
     tcase_add_test(tc, test_outbox_due_retry_sent_failed_prune);
     tcase_add_test(tc, test_outbox_batched_enqueues_commit_together);
+    tcase_add_test(tc, test_outbox_is_owned_by_one_opener);
     tcase_add_test(tc, test_outbox_open_fails_cleanly_on_a_bad_path);
     suite_add_tcase(s, tc);
     return s;
