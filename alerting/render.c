@@ -465,6 +465,19 @@ static void sb_confidence(struct sbuf *b, const char *conf)
     }
 }
 
+/* One evidence value as people read it: strings as they are, numbers
+ * with six significant digits (77.67, not 77.670000000000002). */
+static void sb_evidence_value(struct sbuf *b, const json_t *v)
+{
+    if (json_is_string(v)) {
+        sb_mrkdwn(b, json_string_value(v));
+        return;
+    }
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));
+    sb_mrkdwn(b, t ? t : "?");
+    free(t);
+}
+
 static void sb_evidence(struct sbuf *b, const char *ev)
 {
     json_t *j = json_loads(ev, JSON_DECODE_ANY, NULL);
@@ -475,13 +488,7 @@ static void sb_evidence(struct sbuf *b, const char *ev)
             sb_str(b, "\xe2\x80\xa2 ");
             sb_mrkdwn(b, key);
             sb_str(b, ": ");
-            if (json_is_string(v)) {
-                sb_mrkdwn(b, json_string_value(v));
-            } else {
-                char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                sb_mrkdwn(b, t ? t : "?");
-                free(t);
-            }
+            sb_evidence_value(b, v);
             sb_str(b, "\n");
             if (b->len > SLACK_TEXT_MAX)
                 break;
@@ -491,13 +498,7 @@ static void sb_evidence(struct sbuf *b, const char *ev)
         json_t *v;
         json_array_foreach(j, i, v) {
             sb_str(b, "\xe2\x80\xa2 ");
-            if (json_is_string(v)) {
-                sb_mrkdwn(b, json_string_value(v));
-            } else {
-                char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-                sb_mrkdwn(b, t ? t : "?");
-                free(t);
-            }
+            sb_evidence_value(b, v);
             sb_str(b, "\n");
             if (b->len > SLACK_TEXT_MAX)
                 break;

@@ -40,7 +40,8 @@ int pw_alert_from_prediction(const struct pw_prediction *p, const char *external
     if (p->json) {
         json_t *rec = json_loads(p->json, 0, NULL);
         json_t *ev = rec ? json_object_get(rec, "evidence") : NULL;
-        char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+        /* As the record writes its numbers: not jansson's 17 digits. */
+        char *text = ev ? json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
         int rc = text ? pw_labels_set(&out->annotations, "evidence", text, err) : 0;
         free(text);
         json_decref(rec);

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The demo: pipewatch predicting a real failure before it happens.
 #
-# Builds pipewatch, starts the development broker, an analyzer, and an agent
-# whose exec collector replays a real recorded failure at accelerated time:
+# Builds pipewatch, starts the development broker, a local webhook receiver
+# standing in for Slack, an analyzer with alerting routed to it, and an
+# agent whose exec collector replays a real recorded failure at accelerated
+# time:
 # NAB's machine_temperature_system_failure (an industrial machine's
 # temperature sensor, 5-minute samples; NAB labels the failure at
 # 2014-02-08 14:30), four and a half days of it in about 15 seconds. The
 # samples go the agent's whole way (spool, Kafka, the analyzer's consumer
 # group); the analyzer's rule is "machine.temperature < 20 within 24h". The
-# demo prints the data as it flows, the prediction as it arrives, and how
-# early it came; then it stops everything and cleans up.
+# demo prints the data as it flows, the prediction and the Slack alert as
+# they arrive, and how early they came; then it stops everything and cleans
+# up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./contrib/build.sh build >/dev/null
@@ -33,6 +36,13 @@ wait_file "$work/bootstrap" || { echo "broker did not start:"; cat "$work/broker
 boot=$(cat "$work/bootstrap")
 echo "   bootstrap: $boot"
 
+echo "== a local webhook receiver standing in for Slack"
+python3 contrib/demo/slack_receiver.py "$work/slack.port" "$work/slack.out" 2>"$work/slack.log" &
+pids+=($!)
+wait_file "$work/slack.port" || { echo "the Slack stand-in did not start:"; cat "$work/slack.log"; exit 1; }
+: >"$work/slack.out"
+echo "   http://127.0.0.1:$(cat "$work/slack.port")/services/demo"
+
 cat >"$work/analyzer.yaml" <<YAML
 kafka:
   bootstrap.servers: "$boot"
@@ -48,8 +58,22 @@ rules:
     clear_for: 2h
 status:
   listen: 127.0.0.1:0
+alerting:
+  dir: $work/alerting
+  external_url: http://127.0.0.1:9466
+  route:
+    receiver: slack
+    group_by: [alertname, entity]
+    group_wait: 0s
+    group_interval: 1s
+  receivers:
+    - name: slack
+      slack_configs:
+        - api_url: http://127.0.0.1:$(cat "$work/slack.port")/services/demo
+          channel: "#plant-ops"
+          send_resolved: true
 YAML
-echo "== pipewatch-analyzer, rule: machine.temperature < 20 within 24h"
+echo "== pipewatch-analyzer, rule: machine.temperature < 20 within 24h, alerts to Slack"
 ./build/pipewatch-analyzer --config "$work/analyzer.yaml" 2>"$work/analyzer.log" &
 pids+=($!)
 wait_grep "$work/analyzer.log" "assigned [0-9]* partitions" ||
@@ -82,6 +106,7 @@ pids+=($!)
 rows=$(grep -cv '^#\|^start=' "$data")
 shown=0
 printed=0
+slacked=0
 deadline=$((SECONDS + 120))
 while :; do
   if (( SECONDS > deadline )); then
@@ -104,10 +129,17 @@ while :; do
     tail -n +$((printed + 1)) "$work/preds.now"
     printed=$n
   fi
+  m=$(wc -l <"$work/slack.out")
+  if (( m > slacked )); then
+    tail -n +$((slacked + 1)) "$work/slack.out" | sed 's/^[0-9:]* /   Slack #plant-ops << /'
+    slacked=$m
+  fi
   (( pos >= rows )) && break
   sleep 0.2
 done
 sleep 3   # the last samples through Kafka and the analyzer
+m=$(wc -l <"$work/slack.out")
+(( m > slacked )) && tail -n +$((slacked + 1)) "$work/slack.out" | sed 's/^[0-9:]* /   Slack #plant-ops << /'
 
 echo "== how early"
 if ! grep -q "prediction firing" "$work/analyzer.log"; then
@@ -141,5 +173,5 @@ PY
 port=$(sed -n 's/.*status port on .* (port \([0-9]*\)).*/\1/p' "$work/analyzer.log" | head -1)
 echo "== the analyzer's counters"
 curl -s "http://127.0.0.1:$port/metrics" |
-  grep -E '^pipewatch_analyzer_(samples_total|predictions_total\{kind="forecast_breach"|series|checkpoints_total) ' |
+  grep -E '^pipewatch_(analyzer_(samples_total|predictions_total\{kind="forecast_breach"|series|checkpoints_total)|alerting_notifications_total|alert_deliveries_sent_total) ' |
   sed 's/^/   /'
