@@ -327,14 +327,20 @@ START_TEST(test_route_docs_example_loads)
     char line[512], *yaml = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&yaml, &len);
-    bool in = false, done = false;
+    /* The first YAML block that is a bare route tree (the page also shows
+     * the whole `alerting:` section of the analyzer). */
+    bool in = false, first = false, done = false;
     while (!done && fgets(line, sizeof line, f)) {
-        if (!in && strncmp(line, "```yaml", 7) == 0)
-            in = true;
-        else if (in && strncmp(line, "```", 3) == 0)
+        if (!in && strncmp(line, "```yaml", 7) == 0) {
+            in = first = true;
+        } else if (in && strncmp(line, "```", 3) == 0) {
             done = true;
-        else if (in)
+        } else if (in && first && strncmp(line, "route:", 6) != 0) {
+            in = false;
+        } else if (in) {
+            first = false;
             fputs(line, out);
+        }
     }
     fclose(f);
     fclose(out);
