@@ -9,6 +9,14 @@
 #                        assignment
 #   ametric NAME         the value of pipewatch_analyzer_NAME (label-less)
 #   wait_ametric NAME OP VALUE SECS
+#   produce_disk_fill FROM TO H0 H1
+#                        disks filling up: samples every 10 s from minute
+#                        FROM to minute TO (of data time from $T0, Unix ns)
+#                        for host-H0..host-H1, used_percent = 50 + 45 t /
+#                        40 min plus a little noise (seeded by FROM), to
+#                        pipewatch.metrics keyed by host. The rule
+#                        'disk.used_percent{path="/"} > 95 within 30m' with
+#                        a 60-sample trend window fires at about minute 13.3
 
 PW_ANALYZER=$PW_BUILD_DIR/pipewatch-analyzer
 
@@ -67,4 +75,18 @@ wait_ametric() {
 # Lines of "key|value" from stdin to TOPIC.
 kproduce() {
     kcat -P -b "$BOOTSTRAP" -t "$1" -K '|' || fail "kcat could not produce to $1"
+}
+
+produce_disk_fill() {
+    python3 - "$1" "$2" "$T0" "$3" "$4" >"$PW_TMP/batch" <<'PY'
+import random, sys
+a, b, t0, h0, h1 = (int(x) for x in sys.argv[1:6])
+random.seed(a)
+for s in range(a * 60, b * 60, 10):
+    for h in range(h0, h1 + 1):
+        v = 50 + 45 * s / 2400 + random.gauss(0, 0.1)
+        print(f"host-{h}|disk,path=/ used_percent={v:.4f} {t0 + s * 10**9}")
+PY
+    kcat -P -b "$BOOTSTRAP" -t pipewatch.metrics -K '|' -l "$PW_TMP/batch" ||
+        fail "kcat could not produce"
 }

@@ -74,21 +74,6 @@ grep -q "$SID.*active.*host-2 in maintenance" "$PW_TMP/silences" ||
     fail "the silence is not listed as active: $(cat "$PW_TMP/silences")"
 
 T0=$(( ($(date +%s) - 7200) * 1000000000 ))
-# Samples every 10 s from minute $1 to minute $2 for hosts $3..$4:
-# used_percent = 50 + 45 * t / 40 min (fires at about minute 13.3).
-produce() {
-    python3 - "$1" "$2" "$T0" "$3" "$4" >"$PW_TMP/batch" <<'PY'
-import random, sys
-a, b, t0, h0, h1 = (int(x) for x in sys.argv[1:6])
-random.seed(a)
-for s in range(a * 60, b * 60, 10):
-    for h in range(h0, h1 + 1):
-        v = 50 + 45 * s / 2400 + random.gauss(0, 0.1)
-        print(f"host-{h}|disk,path=/ used_percent={v:.4f} {t0 + s * 10**9}")
-PY
-    kcat -P -b "$BOOTSTRAP" -t pipewatch.metrics -K '|' -l "$PW_TMP/batch" ||
-        fail "kcat could not produce"
-}
 # Deliveries the receiver accepted, per entity: "entity key" lines.
 accepted() {
     python3 - "$RCV_LOG" <<'PY'
@@ -111,7 +96,7 @@ wait_accepted() {   # wait_accepted N SECS: N accepted deliveries
     return 1
 }
 
-produce 0 15 0 2
+produce_disk_fill 0 15 0 2
 wait_accepted 2 60 || fail "the receiver got $(accepted | wc -l) alerts, want 2: $(tail -3 "$PW_TMP/analyzer.err")"
 sleep 3   # two more group intervals: host-2 must stay held back
 accepted | sort >"$PW_TMP/accepted"
@@ -152,7 +137,7 @@ info "host-2 notified once its silence expired"
 # The receiver goes away; host-3's prediction is made and waits in the outbox.
 kill "$RCV_PID"
 wait "$RCV_PID" 2>/dev/null || true
-produce 0 15 3 3
+produce_disk_fill 0 15 3 3
 for _ in $(seq 1 300); do
     grep -q "prediction firing.*host-3" "$PW_TMP/analyzer.err" && break
     sleep 0.1

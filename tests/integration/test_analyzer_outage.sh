@@ -42,23 +42,8 @@ info "analyzer $ANALYZER_PID on port $ANALYZER_PORT"
 
 T0=$(( ($(date +%s) - 7200) * 1000000000 ))
 HOSTS=12
-# Samples every 10 s from minute $1 to minute $2 for every host:
-# used_percent = 50 + 45 * t / 40 min (fires at about minute 13.3).
-produce() {
-    python3 - "$1" "$2" "$T0" "$HOSTS" >"$PW_TMP/batch" <<'PY'
-import random, sys
-a, b, t0, hosts = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-random.seed(a)
-for s in range(a * 60, b * 60, 10):
-    for h in range(hosts):
-        v = 50 + 45 * s / 2400 + random.gauss(0, 0.1)
-        print(f"host-{h}|disk,path=/ used_percent={v:.4f} {t0 + s * 10**9}")
-PY
-    kcat -P -b "$BOOTSTRAP" -t pipewatch.metrics -K '|' -l "$PW_TMP/batch" ||
-        fail "kcat could not produce"
-}
 
-produce 0 10
+produce_disk_fill 0 10 0 $((HOSTS - 1))
 N1=$(( 60 * HOSTS ))
 wait_ametric samples_total ">=" "$N1" 30 || fail "phase 1: $(ametric samples_total) of $N1 samples"
 c0=$(ametric checkpoints_total)
@@ -83,7 +68,7 @@ wait_ametric commits_total ">" "$m0" 60 || fail "commits did not resume after th
 c1=$(ametric checkpoints_total)
 wait_ametric checkpoints_total ">=" $((c1 + 2)) 60 || fail "checkpoints did not resume"
 
-produce 10 20
+produce_disk_fill 10 20 0 $((HOSTS - 1))
 N=$(( 120 * HOSTS ))
 wait_ametric samples_total ">=" "$N" 60 || fail "after the outage: $(ametric samples_total) of $N samples"
 sleep 1
@@ -122,7 +107,7 @@ info "SIGKILL, then a new instance from the last commit"
 kill -KILL "$ANALYZER_PID"
 wait "$ANALYZER_PID" 2>/dev/null || true
 start_analyzer "$PW_TMP/analyzer.yaml" analyzer2
-produce 20 22
+produce_disk_fill 20 22 0 $((HOSTS - 1))
 wait_ametric samples_total ">=" $(( 12 * HOSTS )) 30 ||
     fail "the new instance applied $(ametric samples_total) samples"
 sleep 2

@@ -15,6 +15,7 @@
 # about minute 13.3; a cold start would see 3 min of data, below 3.75.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/analyzer_lib.sh"
 
 command -v kcat >/dev/null || fail "kcat is not installed (contrib/deps.sh)"
 start_broker --partitions 6
@@ -55,21 +56,6 @@ info "A ($A) and B ($B) share the partitions"
 
 T0=$(( ($(date +%s) - 7200) * 1000000000 ))
 HOSTS=12
-# Samples every 10 s from minute $1 to minute $2, for every host:
-# used_percent = 50 + 45 * t / 40 min, plus a little noise.
-produce() {
-    python3 - "$1" "$2" "$T0" "$HOSTS" >"$PW_TMP/batch" <<'PY'
-import random, sys
-a, b, t0, hosts = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-random.seed(a)
-for s in range(a * 60, b * 60, 10):
-    for h in range(hosts):
-        v = 50 + 45 * s / 2400 + random.gauss(0, 0.1)
-        print(f"host-{h}|disk,path=/ used_percent={v:.4f} {t0 + s * 10**9}")
-PY
-    kcat -P -b "$BOOTSTRAP" -t pipewatch.metrics -K '|' -l "$PW_TMP/batch" ||
-        fail "kcat could not produce"
-}
 metric() {   # metric PORT NAME
     curl -s "http://127.0.0.1:$1/metrics" | awk -v n="pipewatch_analyzer_$2" '$1 == n {print $2}'
 }
@@ -78,7 +64,7 @@ PA=$(port_of "$PW_TMP/analyzer-a.err")
 PB=$(port_of "$PW_TMP/analyzer-b.err")
 [[ -n $PA && -n $PB ]] || fail "no status ports in the logs"
 
-produce 0 12
+produce_disk_fill 0 12 0 $((HOSTS - 1))
 N1=$(( 72 * HOSTS ))
 # Wait until both have consumed and checkpointed phase 1.
 for _ in $(seq 1 200); do
@@ -108,7 +94,7 @@ restored=$(metric "$PB" restored_entities_total)
 (( restored >= EA )) || fail "B restored $restored entity checkpoints, A held $EA"
 (( $(metric "$PB" entities) == HOSTS )) || fail "B holds $(metric "$PB" entities) entities"
 
-produce 12 15
+produce_disk_fill 12 15 0 $((HOSTS - 1))
 for _ in $(seq 1 200); do
     (( $(grep -c "prediction firing" "$PW_TMP/analyzer-b.err") >= HOSTS )) && break
     sleep 0.1
