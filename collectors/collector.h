@@ -50,8 +50,10 @@ struct pw_collector {
 struct pw_log_out {
     const char *entity;          /* the agent's entity (borrowed) */
     size_t max_message_bytes;
-    /* Takes one message durably (into the agent's spool): 0, or -1 with err
-     * set, and then the collector must read those lines again later. */
+    /* Takes one message durably (into the agent's spool): 0; 1 when the
+     * agent cannot take more now (its spool is filling: back-pressure, not
+     * an error); -1 with err set. Unless 0, the collector must read those
+     * lines again later. */
     int (*emit)(void *arg, const char *msg, size_t len, struct pw_err *err);
     void *arg;
 };
@@ -82,6 +84,9 @@ struct pw_collector_ops {
     int64_t (*logs_wait_ms)(struct pw_collector *c);
     int (*collect_logs)(struct pw_collector *c, const struct pw_log_out *out,
                         struct pw_err *err);
+    /* Optional: writes down what it must remember (read positions) now,
+     * before a reload starts its successor. */
+    void (*checkpoint)(struct pw_collector *c);
 };
 
 /* The registry: every collector, NULL-terminated. */

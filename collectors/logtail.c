@@ -422,7 +422,7 @@ struct saved_pos {
 
 struct logtail_stats {
     uint64_t records, bytes, lines_cut, rotations, truncations, recovered_bytes,
-        emit_errors, read_errors;
+        emit_errors, read_errors, held_back;
 };
 
 struct logtail {
@@ -439,6 +439,11 @@ struct logtail {
     const struct pw_log_out *out;
     const char *entity;
     int64_t now_ns;           /* the records' ts for this call */
+    char ts_text[24];         /* now_ns in decimal, and its length */
+    size_t ts_len;
+    int64_t chunk_mono_ns;    /* when the chunk being split was read */
+    bool shipped;             /* collect_logs has run: the state is ours */
+    bool held;                /* this call met back-pressure */
     struct logtail_stats st;
     struct pw_log_limiter log;
 };
@@ -496,9 +501,16 @@ static int emit(struct logtail *lt, struct tfile *f, struct pw_err *err)
         pw_buf_reset(&lt->msg);
         return pw_err_set(err, "logtail: out of memory");
     }
-    if (lt->out->emit(lt->out->arg, lt->msg.data, lt->msg.len, err) < 0) {
-        lt->st.emit_errors++;
+    int rc = lt->out->emit(lt->out->arg, lt->msg.data, lt->msg.len, err);
+    if (rc != 0) {
         pw_buf_reset(&lt->msg);
+        if (rc > 0) {
+            /* Back-pressure: these lines are read again later. */
+            lt->st.held_back++;
+            lt->held = true;
+            return pw_err_set(err, "held back");
+        }
+        lt->st.emit_errors++;
         return -1;
     }
     pw_buf_reset(&lt->msg);
@@ -526,7 +538,8 @@ static int finish_record(struct logtail *lt, struct tfile *f, struct pw_err *err
         return pw_err_set(err, "logtail: out of memory");
     memcpy(m->data + m->len, f->prefix, f->prefix_len);
     m->len += f->prefix_len;
-    m->len += (size_t)snprintf(m->data + m->len, 24, "%" PRId64, lt->now_ns);
+    memcpy(m->data + m->len, lt->ts_text, lt->ts_len);
+    m->len += lt->ts_len;
     memcpy(m->data + m->len, ",\"line\":\"", 9);
     m->len += 9;
     pw_logtail_json_escape(m, f->rec.data ? f->rec.data : "", f->rec.len);
@@ -579,7 +592,7 @@ static int take_line(struct logtail *lt, struct tfile *f, const char *s, size_t 
         f->rec_cut = true;
     }
     f->rec_end = end_off;
-    f->rec_mono_ns = pw_mono_ns();
+    f->rec_mono_ns = lt->chunk_mono_ns;
     if (!multi && !cut)
         return finish_record(lt, f, err);
     return 0;
@@ -690,7 +703,7 @@ static int read_file(struct logtail *lt, struct tfile *f, size_t *budget,
         f->rlen += (size_t)n;
         f->off += n;
         lt->st.bytes += (uint64_t)n;
-        f->active_mono_ns = pw_mono_ns();
+        f->active_mono_ns = lt->chunk_mono_ns = pw_mono_ns();
         *budget = (size_t)n >= *budget ? 0 : *budget - (size_t)n;
         if (take_lines(lt, f, err) < 0)
             return -1;
@@ -1226,7 +1239,10 @@ static int logtail_collect_logs(struct pw_collector *c, const struct pw_log_out 
     lt->out = out;
     lt->entity = lt->cf->entity && lt->cf->entity[0] ? lt->cf->entity : out->entity;
     lt->now_ns = pw_realtime_ns();
-    int64_t now = pw_mono_ns();
+    lt->ts_len = (size_t)snprintf(lt->ts_text, sizeof lt->ts_text, "%" PRId64, lt->now_ns);
+    lt->shipped = true;
+    lt->held = false;
+    int64_t now = lt->chunk_mono_ns = pw_mono_ns();
     bool tick = now >= lt->next_poll_mono_ns;
     if (drain_inotify(lt) || tick)
         scan(lt);
@@ -1252,6 +1268,8 @@ static int logtail_collect_logs(struct pw_collector *c, const struct pw_log_out 
     }
     if (rc < 0)
         lt->more = false;
+    if (lt->held)
+        rc = 0;   /* not an error: the agent calls again when it can take more */
     if (lt->dirty &&
         pw_mono_ns() - lt->last_state_mono_ns >= lt->cf->state_interval_ms * 1000000) {
         struct pw_err e2;
@@ -1311,6 +1329,7 @@ static int logtail_collect(struct pw_collector *c, int64_t ts_ns,
     pw_lp_field_int(w, "recovered_bytes", (int64_t)lt->st.recovered_bytes);
     pw_lp_field_int(w, "emit_errors", (int64_t)lt->st.emit_errors);
     pw_lp_field_int(w, "read_errors", (int64_t)lt->st.read_errors);
+    pw_lp_field_int(w, "held_back", (int64_t)lt->st.held_back);
     pw_lp_end(w, ts_ns);
     return 0;
 }
@@ -1320,7 +1339,8 @@ static void logtail_stop(struct pw_collector *c)
     struct logtail *lt = c->state;
     if (!lt)
         return;
-    if (lt->files && lt->dirty) {
+    /* Only a collector that has shipped owns the state (not --once). */
+    if (lt->shipped && lt->dirty) {
         struct pw_err err;
         if (save_state(lt, &err) < 0)
             pw_log(PW_ERROR, "%s", err.msg);
@@ -1346,6 +1366,14 @@ static void logtail_stop(struct pw_collector *c)
     c->state = NULL;
 }
 
+static void logtail_checkpoint(struct pw_collector *c)
+{
+    struct logtail *lt = c->state;
+    struct pw_err err;
+    if (lt && lt->shipped && lt->dirty && save_state(lt, &err) < 0)
+        pw_log(PW_ERROR, "%s", err.msg);
+}
+
 const struct pw_collector_ops pw_logtail_collector = {
     .name = "logtail",
     .options = logtail_options,
@@ -1357,4 +1385,5 @@ const struct pw_collector_ops pw_logtail_collector = {
     .logs_fd = logtail_fd,
     .logs_wait_ms = logtail_wait_ms,
     .collect_logs = logtail_collect_logs,
+    .checkpoint = logtail_checkpoint,
 };

@@ -5,9 +5,12 @@
 # thousand lines, the writer going on a moment in the old file before it
 # reopens; svc.log, timestamped records of which some carry stack-trace
 # lines (multiline_start), rotated by copytruncate. Half-way the agent is
-# stopped and started again (its state file). Every line is read back from
+# stopped and started again (its state file), and later reloaded (SIGHUP)
+# while the writer writes. Every line is read back from
 # Kafka with kcat: each record exactly once, whole (its trace lines with
-# it), the count equal to what was written. Then the analyzer consumes the
+# it), the count equal to what was written; lines written while the broker
+# is down wait in their file rather than overflow the agent's small spool
+# (nothing dropped). Then the analyzer consumes the
 # same topic (several records per message) and fires its out-of-memory
 # burst rule on four OutOfMemoryError lines appended to app.log.
 set -euo pipefail
@@ -27,6 +30,7 @@ kafka:
   bootstrap.servers: "$BOOTSTRAP"
 spool:
   path: $PW_TMP/spool.db
+  max_bytes: 1MiB
   retry_backoff: 500ms
 shutdown_timeout: 3s
 status:
@@ -42,7 +46,7 @@ collectors:
     rotate_wait: 1s
     multiline_timeout: 300ms
     poll_interval: 200ms
-    state_interval: 200ms
+    state_interval: 3s
     files:
       - path: $PW_TMP/logs/app.log
       - path: $PW_TMP/logs/svc.log
@@ -88,7 +92,7 @@ for i in range(lo, hi):
         shutil.copyfile(svc, f"{svc}.{i}")
         os.truncate(svc, 0)
     if i % 1000 == 0:
-        time.sleep(0.05)
+        time.sleep(0.1 if phase == "2" else 0.05)
 fa.close()
 fs.close()
 PY
@@ -100,10 +104,38 @@ stop_process "$AGENT_PID" 10 || fail "agent1 did not stop cleanly"
 # Lines written while the agent is down, then the second half with it up.
 printf 'down %d\n' 1 2 3 >>"$PW_TMP/logs/app.log"
 start_agent "$PW_TMP/agent.yaml" agent2
-python3 "$PW_TMP/writer.py" "$PW_TMP/logs" "$N" 2 || fail "writer (phase 2) failed"
+# A reload (SIGHUP) while the writer goes on: the new collector starts where
+# the old one was.
+python3 "$PW_TMP/writer.py" "$PW_TMP/logs" "$N" 2 &
+writer=$!
+wait_for_grep "$PW_TMP/logs/app.log" '^app 12000 ' 30 || fail "the writer did not get going"
+sleep 0.2
+kill -HUP "$AGENT_PID"
+wait_for_grep "$PW_TMP/agent2.err" 'configuration reloaded' 10 || fail "the reload was not applied"
+wait "$writer" || fail "writer (phase 2) failed"
+
+# Kafka away: the spool (1 MiB) must not overflow and drop messages; the
+# agent stops reading logs at half of it, and the lines wait in their file.
+wait_metric spool_messages '==' 0 30 || fail "the spool did not drain"
+kill -USR1 "$BROKER_PID"
+wait_for_grep "$BROKER_LOG" 'DOWN' 5 || fail "the broker did not go down"
+OUT=30000
+python3 -c "
+import sys
+with open(sys.argv[1], 'a') as f:
+    for i in range($OUT):
+        f.write(f'out {i} while the broker is down ' + 'y' * 60 + '\\n')
+" "$PW_TMP/logs/app.log"
+sleep 3
+spooled=$(agent_metric spool_bytes)
+info "broker down: $spooled bytes in the spool"
+(( spooled <= 1048576 )) || fail "the spool holds $spooled bytes"
+(( $(agent_metric spool_dropped_messages_total) == 0 )) || fail "the spool dropped messages"
+kill -USR2 "$BROKER_PID"
+wait_for_grep "$BROKER_LOG" 'UP' 5 || fail "the broker did not come back"
 
 late=$(grep -c '^app-late' "$PW_TMP"/logs/app.log.* | awk -F: '{ s += $2 } END { print s }')
-want_app=$((N + late + 3))
+want_app=$((N + late + 3 + OUT))
 want_svc=$N
 want_traces=$(( (N - 1) / 97 + 1 ))
 info "written: $want_app app lines ($late after a rename), $want_svc svc records ($want_traces with traces)"
@@ -131,6 +163,8 @@ assert not dups(app), f"app lines twice: {dups(app)[:5]}"
 assert not dups(svc), f"svc records twice: {dups(svc)[:5]}"
 assert len(app) == want_app, f"{len(app)} app lines, want {want_app}"
 assert len(svc) == want_svc, f"{len(svc)} svc records, want {want_svc}"
+out = sorted(int(l.split()[1]) for l in app if l.startswith("out "))
+assert out == list(range(len(out))) and len(out) == 30000, f"{len(out)} lines of the outage"
 main = [l for l in app if l.startswith("app ")]
 nums = sorted(int(l.split()[1]) for l in main)
 assert nums == list(range(len(nums))) and len(nums) == want_svc, "app lines missing"

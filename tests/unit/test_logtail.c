@@ -28,6 +28,7 @@ struct sink {
     char *line[MAXREC];
     char *source[MAXREC];
     bool fail;                /* refuse messages */
+    bool hold;                /* push back (a filling spool) */
 };
 
 static int sink_emit(void *arg, const char *msg, size_t len, struct pw_err *err)
@@ -35,6 +36,8 @@ static int sink_emit(void *arg, const char *msg, size_t len, struct pw_err *err)
     struct sink *k = arg;
     if (k->fail)
         return pw_err_set(err, "spool refused (test)");
+    if (k->hold)
+        return 1;
     k->messages++;
     ck_assert_int_eq(msg[len - 1], '\n');
     for (const char *p = msg, *end = msg + len; p < end;) {
@@ -362,6 +365,23 @@ START_TEST(test_restart_resumes_from_the_state_file)
 }
 END_TEST
 
+START_TEST(test_back_pressure_holds_lines_in_their_file)
+{
+    struct lt t = {0};
+    lt_start(&t, "files:\n  - path: %s/a.log\n", dir);
+    append_lines("a.log", "h", 0, 1000);
+    t.sink.hold = true;
+    ck_assert_int_eq(lt_run(&t), 0);   /* not an error */
+    ck_assert_uint_eq(t.sink.n, 0);
+    append_lines("a.log", "h", 1000, 2000);
+    t.sink.hold = false;
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "h", 2000);
+    ck_assert_uint_eq(t.sink.n, 2000);
+    lt_free(&t);
+}
+END_TEST
+
 START_TEST(test_rotation_by_rename_while_running)
 {
     struct lt t = {0};
@@ -473,6 +493,7 @@ static Suite *logtail_suite(void)
     tcase_add_test(tc, test_bad_pattern_names_file_line_and_key);
     tcase_add_test(tc, test_long_lines_are_cut_and_counted);
     tcase_add_test(tc, test_restart_resumes_from_the_state_file);
+    tcase_add_test(tc, test_back_pressure_holds_lines_in_their_file);
     tcase_add_test(tc, test_rotation_by_rename_while_running);
     tcase_add_test(tc, test_rotation_by_copytruncate_while_running);
     tcase_add_test(tc, test_rotation_while_down_is_read_after_restart);
