@@ -85,6 +85,7 @@
 #define TAIL_MAX 64                 /* bytes kept from before the offset */
 #define CHUNK (256 * 1024)          /* one pread */
 #define READ_BUDGET (8u << 20)      /* bytes read per collect_logs call */
+#define IDLE_FREE_NS (30 * 1000000000LL)   /* a file this quiet frees its buffer */
 #define STATE_MAGIC "# pipewatch logtail state 1\n"
 
 struct lt_file_conf {
@@ -644,6 +645,7 @@ static void rewind_file(struct tfile *f)
 {
     f->off = f->committed;
     f->rlen = 0;
+    f->tail_len = 0;   /* it was the tail of the read, not of the commit */
     f->skipping = false;
     f->rec_open = false;
     f->rec_cut = false;
@@ -712,11 +714,13 @@ static int read_file(struct logtail *lt, struct tfile *f, size_t *budget,
 
 /* ---- copytruncate --------------------------------------------------------- */
 
-/* Looks for the copy of f's content as it was at f->off; returns an open
- * descriptor or -1. */
+/* Looks for the copy of f's content as it was at f->off: a regular file
+ * named like f plus a suffix, at least f->off long, starting with f's
+ * first bytes and, when we still have them, holding the bytes we read just
+ * before f->off there; the newest such. Returns an open descriptor or -1. */
 static int find_copy(struct tfile *f)
 {
-    if (f->off <= 0 || f->tail_len == 0)
+    if (f->off <= 0 || f->fp_len == 0)
         return -1;
     size_t plen = strlen(f->path);
     char *pat = malloc(plen * 2 + 4);
@@ -732,8 +736,9 @@ static int find_copy(struct tfile *f)
     memcpy(pat + k, "?*", 3);
     glob_t g;
     int fd = -1;
+    struct timespec best = {0, 0};
     if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc && fd < 0; i++) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
             int c = open(g.gl_pathv[i], O_RDONLY | O_CLOEXEC);
             struct stat st;
             if (c < 0)
@@ -741,15 +746,22 @@ static int find_copy(struct tfile *f)
             unsigned char buf[TAIL_MAX > FP_MAX ? TAIL_MAX : FP_MAX];
             bool ok = fstat(c, &st) == 0 && S_ISREG(st.st_mode) &&
                       (uint64_t)st.st_ino != f->ino && st.st_size >= f->off &&
-                      pread(c, buf, f->tail_len, f->off - (int64_t)f->tail_len) ==
-                          (ssize_t)f->tail_len &&
-                      memcmp(buf, f->tail, f->tail_len) == 0 &&
                       pread(c, buf, f->fp_len, 0) == (ssize_t)f->fp_len &&
-                      memcmp(buf, f->fp, f->fp_len) == 0;
-            if (ok)
+                      memcmp(buf, f->fp, f->fp_len) == 0 &&
+                      (f->tail_len == 0 ||
+                       (pread(c, buf, f->tail_len, f->off - (int64_t)f->tail_len) ==
+                            (ssize_t)f->tail_len &&
+                        memcmp(buf, f->tail, f->tail_len) == 0));
+            bool newer = st.st_mtim.tv_sec > best.tv_sec ||
+                         (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec > best.tv_nsec);
+            if (ok && (fd < 0 || newer)) {
+                if (fd >= 0)
+                    close(fd);
                 fd = c;
-            else
+                best = st.st_mtim;
+            } else {
                 close(c);
+            }
         }
         globfree(&g);
     }
@@ -1226,6 +1238,13 @@ static int housekeep(struct logtail *lt, struct pw_err *err)
                 rewind_file(f);
                 return -1;
             }
+        }
+        /* A quiet file gives its read buffer back (max_line_bytes + 256 KiB):
+         * an agent following many files holds buffers for the busy ones. */
+        if (f->rlen == 0 && f->rbuf && now - f->active_mono_ns > IDLE_FREE_NS) {
+            free(f->rbuf);
+            f->rbuf = NULL;
+            f->rcap = 0;
         }
         pp = &f->next;
     }

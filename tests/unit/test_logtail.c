@@ -421,6 +421,18 @@ START_TEST(test_rotation_by_copytruncate_while_running)
     ck_assert_int_eq(lt_run(&t), 0);
     expect_lines(&t.sink, "c", 1500);
     ck_assert_uint_eq(t.sink.n, 1500);
+    /* While the agent pushes back (Kafka away), lines pile up; then the
+     * file is copied and truncated; they are read from the copy. */
+    t.sink.hold = true;
+    append_lines("app.log", "c", 1500, 2000);
+    ck_assert_int_eq(lt_run(&t), 0);
+    copytruncate("app.log", "app.log.3");
+    append_lines("app.log", "c", 2000, 2100);
+    ck_assert_int_eq(lt_run(&t), 0);
+    t.sink.hold = false;
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "c", 2100);
+    ck_assert_uint_eq(t.sink.n, 2100);
     lt_free(&t);
 }
 END_TEST
