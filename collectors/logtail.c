@@ -132,9 +132,10 @@ static const struct pw_option logtail_options[] = {
     {"entity", PW_OPT_STRING, offsetof(struct logtail_config, entity), "", false, 0,
      0, NULL, "The records' entity; empty: the agent's entity (the host name)."},
     {"max_line_bytes", PW_OPT_SIZE, offsetof(struct logtail_config, max_line_bytes),
-     "16KiB", false, 256, 1048576.0, NULL,
+     "16KiB", false, 256, 262144.0, NULL,
      "A longer line (or multiline record) is cut to this size; the rest is "
-     "skipped and the cut counted."},
+     "skipped and the cut counted. A record travels alone when it does not "
+     "fit a message, so keep it well under Kafka's message.max.bytes."},
     {"multiline_timeout", PW_OPT_DURATION,
      offsetof(struct logtail_config, multiline_timeout_ms), "1s", false, 10,
      600000.0, NULL,
