@@ -408,6 +408,8 @@ struct tfile {
     int64_t msg_end;          /* offset after the last record in the message */
     unsigned char fp[FP_MAX];
     size_t fp_len;
+    bool fp_by_hash;          /* only the state file's hash of them is known */
+    uint64_t fp_hash;
     unsigned char tail[TAIL_MAX];
     size_t tail_len;
     bool rotated, seen;
@@ -748,7 +750,8 @@ static int find_copy(struct tfile *f)
             bool ok = fstat(c, &st) == 0 && S_ISREG(st.st_mode) &&
                       (uint64_t)st.st_ino != f->ino && st.st_size >= f->off &&
                       pread(c, buf, f->fp_len, 0) == (ssize_t)f->fp_len &&
-                      memcmp(buf, f->fp, f->fp_len) == 0 &&
+                      (f->fp_by_hash ? fnv1a(buf, f->fp_len) == f->fp_hash
+                                     : memcmp(buf, f->fp, f->fp_len) == 0) &&
                       (f->tail_len == 0 ||
                        (pread(c, buf, f->tail_len, f->off - (int64_t)f->tail_len) ==
                             (ssize_t)f->tail_len &&
@@ -796,6 +799,7 @@ static int truncated(struct logtail *lt, struct tfile *f, struct pw_err *err)
         return -1;
     f->off = f->committed = f->msg_end = 0;
     f->fp_len = 0;
+    f->fp_by_hash = false;
     f->tail_len = 0;
     lt->dirty = true;
     return 0;
@@ -809,7 +813,10 @@ static bool fp_changed(struct tfile *f)
         return false;
     unsigned char buf[FP_MAX];
     ssize_t n = pread(f->fd, buf, f->fp_len, 0);
-    return n >= 0 && (n < (ssize_t)f->fp_len || memcmp(buf, f->fp, f->fp_len) != 0);
+    if (n >= 0 && n < (ssize_t)f->fp_len)
+        return true;
+    return n >= 0 && (f->fp_by_hash ? fnv1a(buf, f->fp_len) != f->fp_hash
+                                    : memcmp(buf, f->fp, f->fp_len) != 0);
 }
 
 /* ---- files ---------------------------------------------------------------- */
@@ -877,6 +884,16 @@ static struct tfile *open_file(struct logtail *lt, struct pattern *pat,
         sp->used = true;
         start = sp->pos.offset;
         f->fp_len = sp->pos.fp_len;
+    } else if (sp && sp->pos.fp_len > 0) {
+        /* The same inode, shorter or starting otherwise: truncated (a
+         * copytruncate) while nobody read it. The first housekeeping sees
+         * it, looks for the copy by the remembered hash of the first bytes,
+         * reads what was not shipped from there, then the file from 0. */
+        sp->used = true;
+        start = sp->pos.offset;
+        f->fp_len = sp->pos.fp_len;
+        f->fp_by_hash = true;
+        f->fp_hash = sp->pos.fp_hash;
     } else if (lt->first_scan && !lt->had_state && !lt->cf->from_beginning) {
         start = st->st_size;
         ssize_t n = pread(fd, f->fp, FP_MAX, 0);
@@ -945,7 +962,8 @@ static void adopt_rotated(struct logtail *lt)
             struct stat st;
             if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
                 stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-                (uint64_t)st.st_dev != sp->pos.dev)
+                (uint64_t)st.st_dev != sp->pos.dev ||
+                find_file(lt, sp->pos.dev, sp->pos.ino))
                 continue;
             /* The pattern whose directory it is in, for the multiline rule. */
             struct pattern *pat = &lt->pats[0];
@@ -1022,7 +1040,8 @@ static int save_state(struct logtail *lt, struct pw_err *err)
     for (struct tfile *f = lt->files; f; f = f->next) {
         struct pw_logtail_pos p = {
             .dev = f->dev, .ino = f->ino, .offset = f->committed,
-            .fp_hash = fnv1a(f->fp, f->fp_len), .fp_len = (uint32_t)f->fp_len,
+            .fp_hash = f->fp_by_hash ? f->fp_hash : fnv1a(f->fp, f->fp_len),
+            .fp_len = (uint32_t)f->fp_len,
             .path = f->path,
         };
         pw_logtail_state_format(&b, &p);

@@ -452,6 +452,16 @@ START_TEST(test_rotation_while_down_is_read_after_restart)
     ck_assert_int_eq(lt_run(&t), 0);
     expect_lines(&t.sink, "d", 300);
     ck_assert_uint_eq(t.sink.n, 300);
+    /* And a copytruncate while it is down: the rest is read from the copy
+     * (found by the remembered hash of the file's first bytes). */
+    lt_stop(&t);
+    append_lines("app.log", "d", 300, 400);
+    copytruncate("app.log", "app.log.2");
+    append_lines("app.log", "d", 400, 450);
+    lt_start(&t, conf, dir);
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "d", 450);
+    ck_assert_uint_eq(t.sink.n, 450);
     lt_free(&t);
 }
 END_TEST
