@@ -65,6 +65,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -900,8 +901,12 @@ static struct tfile *open_file(struct logtail *lt, struct pattern *pat,
         f->fp_len = n > 0 ? (size_t)n : 0;
     }
     f->off = f->committed = f->msg_end = start;
-    f->next = lt->files;
-    lt->files = f;
+    /* Appended: files are read in the order they were found, so a rotated
+     * file comes before the ones that replaced it. */
+    struct tfile **tail = &lt->files;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = f;
     lt->dirty = true;
     pw_log(PW_DEBUG, "logtail: following %s from byte %lld", path, (long long)start);
     return f;
@@ -1205,10 +1210,96 @@ fail:
     return -1;
 }
 
+/* A rename seen in the events: from a followed name (or from a name that
+ * was itself renamed from one) to another. */
+struct moved {
+    uint32_t cookie;
+    struct pattern *pat;
+    char origin[NAME_MAX + 1];   /* the followed name it had */
+    char to[NAME_MAX + 1];       /* "" until the IN_MOVED_TO */
+};
+#define MAX_MOVED 64
+
+static struct pattern *pattern_of_wd(struct logtail *lt, int wd)
+{
+    for (size_t i = 0; i < lt->npats; i++)
+        if (lt->pats[i].wd == wd)
+            return &lt->pats[i];
+    return NULL;
+}
+
+static bool followed_name(const struct pattern *p, const char *name)
+{
+    const char *slash = strrchr(p->conf->path, '/');
+    return fnmatch(slash ? slash + 1 : p->conf->path, name, FNM_PERIOD) == 0;
+}
+
+/* Notes a rename event; moves[] chains a name renamed twice. */
+static void note_move(struct logtail *lt, const struct inotify_event *ev,
+                      struct moved *moves, size_t *nmoves)
+{
+    struct pattern *p = pattern_of_wd(lt, ev->wd);
+    if (!p || !ev->len)
+        return;
+    if (ev->mask & IN_MOVED_FROM) {
+        const char *origin = followed_name(p, ev->name) ? ev->name : NULL;
+        for (size_t i = 0; i < *nmoves && !origin; i++)
+            if (moves[i].pat == p && strcmp(moves[i].to, ev->name) == 0) {
+                origin = moves[i].origin;
+                moves[i].to[0] = '\0';   /* it moved on */
+            }
+        if (!origin || *nmoves == MAX_MOVED)
+            return;
+        struct moved *m = &moves[(*nmoves)++];
+        m->cookie = ev->cookie;
+        m->pat = p;
+        snprintf(m->origin, sizeof m->origin, "%s", origin);
+        m->to[0] = '\0';
+    } else {
+        for (size_t i = 0; i < *nmoves; i++)
+            if (moves[i].cookie == ev->cookie && moves[i].pat == p && !moves[i].to[0])
+                snprintf(moves[i].to, sizeof moves[i].to, "%s", ev->name);
+    }
+}
+
+/* A file renamed away from a followed name before we ever opened it (a
+ * writer that rotates faster than the agent looks): read it whole, as a
+ * rotated file, under the name it had. */
+static void adopt_moved(struct logtail *lt, const struct moved *moves, size_t nmoves)
+{
+    for (size_t i = 0; i < nmoves; i++) {
+        const struct moved *m = &moves[i];
+        if (!m->to[0] || followed_name(m->pat, m->to))
+            continue;   /* gone on, or still followed by the glob */
+        char path[PATH_MAX], origin[PATH_MAX];
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", m->pat->dir, m->to) >= (int)sizeof path ||
+            snprintf(origin, sizeof origin, "%s/%s", m->pat->dir, m->origin) >=
+                (int)sizeof origin ||
+            stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+            find_file(lt, (uint64_t)st.st_dev, (uint64_t)st.st_ino))
+            continue;
+        struct tfile *f = open_file(lt, m->pat, path, &st);
+        if (!f)
+            continue;
+        char *o = strdup(origin);
+        if (o) {
+            free(f->path);
+            f->path = o;
+        }
+        f->rotated = true;
+        lt->st.rotations++;
+        pw_log(PW_DEBUG, "logtail: %s was renamed to %s before it was read; reading it",
+               origin, path);
+    }
+}
+
 /* Reads the inotify events: 1 if one calls for a rescan. */
 static bool drain_inotify(struct logtail *lt)
 {
     bool rescan = false;
+    struct moved moves[MAX_MOVED];
+    size_t nmoves = 0;
     _Alignas(struct inotify_event) char buf[16384];
     for (;;) {
         ssize_t n = read(lt->ifd, buf, sizeof buf);
@@ -1218,9 +1309,12 @@ static bool drain_inotify(struct logtail *lt)
             const struct inotify_event *ev = (const struct inotify_event *)p;
             if (ev->mask & ~(uint32_t)(IN_MODIFY | IN_CLOSE_WRITE))
                 rescan = true;
+            if (ev->mask & (IN_MOVED_FROM | IN_MOVED_TO))
+                note_move(lt, ev, moves, &nmoves);
             p += sizeof *ev + ev->len;
         }
     }
+    adopt_moved(lt, moves, nmoves);
     return rescan;
 }
 

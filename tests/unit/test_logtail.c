@@ -400,6 +400,21 @@ START_TEST(test_rotation_by_rename_while_running)
     ck_assert_int_eq(lt_run(&t), 0);
     expect_lines(&t.sink, "r", 2200);
     ck_assert_uint_eq(t.sink.n, 2200);
+    /* A file that lives under the followed name only between two looks
+     * (created, written, renamed away, twice): read from the renames. */
+    append_lines("app.log", "r", 2200, 2300);
+    mv("app.log", "app.log.1");
+    append_lines("app.log", "r", 2300, 2400);
+    mv("app.log", "app.log.2");
+    mv("app.log.2", "app.log.3");
+    append_lines("app.log", "r", 2400, 2500);
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "r", 2500);
+    ck_assert_uint_eq(t.sink.n, 2500);
+    char want[128];
+    snprintf(want, sizeof want, "%s/app.log", dir);
+    for (size_t i = 0; i < t.sink.n; i++)
+        ck_assert_str_eq(t.sink.source[i], want);
     lt_free(&t);
 }
 END_TEST
