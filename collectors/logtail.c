@@ -718,19 +718,15 @@ static int read_file(struct logtail *lt, struct tfile *f, size_t *budget,
 
 /* ---- copytruncate --------------------------------------------------------- */
 
-/* Looks for the copy of f's content as it was at f->off: a regular file
- * named like f plus a suffix, at least f->off long, starting with f's
- * first bytes and, when we still have them, holding the bytes we read just
- * before f->off there; the newest such. Returns an open descriptor or -1. */
-static int find_copy(struct tfile *f)
+/* The names a copy of f may have: f's name plus a suffix (app.log.1,
+ * app.log-20261204), not compressed ones. NULL-terminated list or NULL;
+ * free with globfree. */
+static bool copy_names(const struct tfile *f, glob_t *g)
 {
-    if (f->off <= 0 || f->fp_len == 0)
-        return -1;
     size_t plen = strlen(f->path);
     char *pat = malloc(plen * 2 + 4);
     if (!pat)
-        return -1;
-    /* The name with glob characters escaped, then "?*". */
+        return false;
     size_t k = 0;
     for (size_t i = 0; i < plen; i++) {
         if (strchr("*?[\\", f->path[i]))
@@ -738,66 +734,143 @@ static int find_copy(struct tfile *f)
         pat[k++] = f->path[i];
     }
     memcpy(pat + k, "?*", 3);
-    glob_t g;
-    int fd = -1;
-    struct timespec best = {0, 0};
-    if (glob(pat, 0, NULL, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; i++) {
-            int c = open(g.gl_pathv[i], O_RDONLY | O_CLOEXEC);
-            struct stat st;
-            if (c < 0)
-                continue;
-            unsigned char buf[TAIL_MAX > FP_MAX ? TAIL_MAX : FP_MAX];
-            bool ok = fstat(c, &st) == 0 && S_ISREG(st.st_mode) &&
-                      (uint64_t)st.st_ino != f->ino && st.st_size >= f->off &&
-                      pread(c, buf, f->fp_len, 0) == (ssize_t)f->fp_len &&
-                      (f->fp_by_hash ? fnv1a(buf, f->fp_len) == f->fp_hash
-                                     : memcmp(buf, f->fp, f->fp_len) == 0) &&
-                      (f->tail_len == 0 ||
-                       (pread(c, buf, f->tail_len, f->off - (int64_t)f->tail_len) ==
-                            (ssize_t)f->tail_len &&
-                        memcmp(buf, f->tail, f->tail_len) == 0));
-            bool newer = st.st_mtim.tv_sec > best.tv_sec ||
-                         (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec > best.tv_nsec);
-            if (ok && (fd < 0 || newer)) {
-                if (fd >= 0)
-                    close(fd);
-                fd = c;
-                best = st.st_mtim;
-            } else {
-                close(c);
-            }
-        }
-        globfree(&g);
-    }
+    int rc = glob(pat, 0, NULL, g);
     free(pat);
-    return fd;
+    return rc == 0;
 }
 
-/* f shrank under us: read the rest of what we had from the copy, ship all,
- * and start again at 0. */
+static bool compressed_name(const char *name)
+{
+    static const char *const sfx[] = {".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z", ".zip"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        size_t m = strlen(sfx[i]);
+        if (n > m && strcmp(name + n - m, sfx[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool ts_after(struct timespec a, struct timespec b)
+{
+    return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
+/* Looks for the copy of f's content as it was at f->off: a copy name, at
+ * least f->off long, starting with f's first bytes and, when we still have
+ * them, holding the bytes we read just before f->off there; the newest
+ * such. Returns its path (malloc'd) and stat, or NULL. */
+static char *find_copy(struct tfile *f, struct stat *out)
+{
+    if (f->off <= 0 || f->fp_len == 0)
+        return NULL;
+    glob_t g;
+    if (!copy_names(f, &g))
+        return NULL;
+    char *best = NULL;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        int c = open(g.gl_pathv[i], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (c < 0)
+            continue;
+        unsigned char buf[TAIL_MAX > FP_MAX ? TAIL_MAX : FP_MAX];
+        bool ok = fstat(c, &st) == 0 && S_ISREG(st.st_mode) &&
+                  (uint64_t)st.st_ino != f->ino && st.st_size >= f->off &&
+                  pread(c, buf, f->fp_len, 0) == (ssize_t)f->fp_len &&
+                  (f->fp_by_hash ? fnv1a(buf, f->fp_len) == f->fp_hash
+                                 : memcmp(buf, f->fp, f->fp_len) == 0) &&
+                  (f->tail_len == 0 ||
+                   (pread(c, buf, f->tail_len, f->off - (int64_t)f->tail_len) ==
+                        (ssize_t)f->tail_len &&
+                    memcmp(buf, f->tail, f->tail_len) == 0));
+        close(c);
+        if (ok && (!best || ts_after(st.st_mtim, out->st_mtim))) {
+            free(best);
+            best = strdup(g.gl_pathv[i]);
+            *out = st;
+        }
+    }
+    globfree(&g);
+    return best;
+}
+
+static struct tfile *find_file(struct logtail *lt, uint64_t dev, uint64_t ino);
+static struct tfile *open_file(struct logtail *lt, struct pattern *pat,
+                               const char *path, const struct stat *st);
+
+/* Follows path (a copy of f) as a rotated file of f's, from byte `from`. */
+static void follow_copy(struct logtail *lt, struct tfile *f, const char *path,
+                        const struct stat *st, int64_t from)
+{
+    if (find_file(lt, (uint64_t)st->st_dev, (uint64_t)st->st_ino))
+        return;
+    struct tfile *c = open_file(lt, f->pat, path, st);
+    if (!c)
+        return;
+    char *src = strdup(f->path);
+    if (src) {
+        free(c->path);
+        c->path = src;
+    }
+    c->off = c->committed = c->msg_end = from;
+    c->fp_len = 0;
+    c->rotated = true;
+    lt->st.recovered_bytes += (uint64_t)(st->st_size - from);
+}
+
+/* f shrank under us (or starts otherwise): a copytruncate. What was not
+ * shipped yet is in the copy: the copy is followed as a rotated file from
+ * our committed offset (so a partial line or an open record is read again
+ * whole there), and so is any newer copy (a second copytruncate before we
+ * looked: a generation we never saw), whole; f starts again at 0. Every
+ * copy is a file of its own, with its own position in the state file. */
 static int truncated(struct logtail *lt, struct tfile *f, struct pw_err *err)
 {
     lt->st.truncations++;
-    int copy = find_copy(f);
-    if (copy >= 0) {
-        int orig = f->fd;
-        int64_t from = f->off;
-        f->fd = copy;
-        size_t budget = SIZE_MAX;
-        int rc = read_file(lt, f, &budget, err);
-        f->fd = orig;
-        close(copy);
-        lt->st.recovered_bytes += (uint64_t)(f->off - from);
-        if (rc < 0)
-            return -1;
+    struct stat cst;
+    char *copy = find_copy(f, &cst);
+    if (copy) {
+        follow_copy(lt, f, copy, &cst, f->committed);
+        glob_t g;
+        if (copy_names(f, &g)) {
+            /* Newer copies, oldest first. */
+            struct timespec after = cst.st_mtim;
+            for (;;) {
+                const char *next = NULL;
+                struct stat nst = {0};
+                for (size_t i = 0; i < g.gl_pathc; i++) {
+                    struct stat st;
+                    if (strcmp(g.gl_pathv[i], copy) == 0 || compressed_name(g.gl_pathv[i]) ||
+                        stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode) ||
+                        (uint64_t)st.st_ino == f->ino || !ts_after(st.st_mtim, after))
+                        continue;
+                    if (!next || ts_after(nst.st_mtim, st.st_mtim)) {
+                        next = g.gl_pathv[i];
+                        nst = st;
+                    }
+                }
+                if (!next)
+                    break;
+                follow_copy(lt, f, next, &nst, 0);
+                after = nst.st_mtim;
+            }
+            globfree(&g);
+        }
+        free(copy);
+        /* What we held of f beyond the commit is read again in the copy. */
+        f->rlen = 0;
+        f->skipping = false;
+        f->rec_open = f->rec_cut = false;
+        pw_buf_reset(&f->rec);
     } else {
         pw_log_limited(&lt->log, 60000, PW_WARN,
-                       "logtail: %s was truncated and no copy of it was found; "
-                       "lines written just before may be missing", f->path);
+                       "logtail: %s was truncated at byte %lld and no copy of it "
+                       "was found (none named %s?* that is as long and starts "
+                       "with its first %zu bytes); lines written just before may "
+                       "be missing", f->path, (long long)f->off, f->path, f->fp_len);
+        if (flush_all(lt, f, err) < 0)
+            return -1;
     }
-    if (flush_all(lt, f, err) < 0)
-        return -1;
     f->off = f->committed = f->msg_end = 0;
     f->fp_len = 0;
     f->fp_by_hash = false;

@@ -448,6 +448,17 @@ START_TEST(test_rotation_by_copytruncate_while_running)
     ck_assert_int_eq(lt_run(&t), 0);
     expect_lines(&t.sink, "c", 2100);
     ck_assert_uint_eq(t.sink.n, 2100);
+    /* Two copytruncates between two looks: the generation in between is
+     * only in the newer copy. */
+    append_lines("app.log", "c", 2100, 2200);
+    copytruncate("app.log", "app.log.4");
+    nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);   /* distinct mtimes */
+    append_lines("app.log", "c", 2200, 2400);
+    copytruncate("app.log", "app.log.5");
+    append_lines("app.log", "c", 2400, 2450);
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "c", 2450);
+    ck_assert_uint_eq(t.sink.n, 2450);
     lt_free(&t);
 }
 END_TEST
