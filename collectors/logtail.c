@@ -87,6 +87,7 @@
 #define CHUNK (256 * 1024)          /* one pread */
 #define READ_BUDGET (8u << 20)      /* bytes read per collect_logs call */
 #define IDLE_FREE_NS (30 * 1000000000LL)   /* a file this quiet frees its buffer */
+#define GEN_MARGIN_NS (50 * 1000000LL)     /* file times lag the clock by a tick */
 #define STATE_MAGIC "# pipewatch logtail state 1\n"
 
 struct lt_file_conf {
@@ -254,8 +255,9 @@ static uint64_t fnv1a(const void *p, size_t n)
 
 void pw_logtail_state_format(struct pw_buf *out, const struct pw_logtail_pos *p)
 {
-    pw_buf_printf(out, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRIu32 " %016" PRIx64 " ",
-                  p->dev, p->ino, p->offset, p->fp_len, p->fp_hash);
+    pw_buf_printf(out, "%" PRIu64 " %" PRIu64 " %" PRId64 " %" PRIu32 " %016" PRIx64
+                  " %" PRId64 " ", p->dev, p->ino, p->offset, p->fp_len, p->fp_hash,
+                  p->gen_ns);
     /* The path, with backslash and newline escaped. */
     for (const char *c = p->path ? p->path : ""; *c; c++) {
         if (*c == '\\')
@@ -324,19 +326,20 @@ int pw_logtail_state_parse(const char *buf, size_t len, pw_logtail_pos_fn fn,
         if (s == nl)
             continue;
         struct parsed_pos pp = {{0}, 0};
-        uint64_t off, fplen;
+        uint64_t off, fplen, gen;
         if (!parse_u64(&s, nl, 10, &pp.pos.dev) || !parse_u64(&s, nl, 10, &pp.pos.ino) ||
             !parse_u64(&s, nl, 10, &off) || !parse_u64(&s, nl, 10, &fplen) ||
-            !parse_u64(&s, nl, 16, &pp.pos.fp_hash)) {
-            rc = pw_err_set(err, "line %d: expected \"DEV INODE OFFSET FPLEN FPHASH PATH\"",
-                            lineno);
+            !parse_u64(&s, nl, 16, &pp.pos.fp_hash) || !parse_u64(&s, nl, 10, &gen)) {
+            rc = pw_err_set(err, "line %d: expected \"DEV INODE OFFSET FPLEN FPHASH GEN "
+                            "PATH\"", lineno);
             break;
         }
-        if (off > (uint64_t)INT64_MAX || fplen > FP_MAX) {
-            rc = pw_err_set(err, "line %d: offset or fingerprint length out of range",
-                            lineno);
+        if (off > (uint64_t)INT64_MAX || fplen > FP_MAX || gen > (uint64_t)INT64_MAX) {
+            rc = pw_err_set(err, "line %d: offset, fingerprint length or generation out "
+                            "of range", lineno);
             break;
         }
+        pp.pos.gen_ns = (int64_t)gen;
         pp.pos.offset = (int64_t)off;
         pp.pos.fp_len = (uint32_t)fplen;
         pp.path_off = paths.len;
@@ -411,6 +414,7 @@ struct tfile {
     size_t fp_len;
     bool fp_by_hash;          /* only the state file's hash of them is known */
     uint64_t fp_hash;
+    int64_t gen_ns;           /* realtime of the last truncation handled (0: none) */
     unsigned char tail[TAIL_MAX];
     size_t tail_len;
     bool rotated, seen;
@@ -815,7 +819,49 @@ static void follow_copy(struct logtail *lt, struct tfile *f, const char *path,
     c->off = c->committed = c->msg_end = from;
     c->fp_len = 0;
     c->rotated = true;
+    pw_log(PW_DEBUG, "logtail: %s: reading its copy %s from byte %lld", f->path, path,
+           (long long)from);
     lt->st.recovered_bytes += (uint64_t)(st->st_size - from);
+}
+
+static int64_t ts_ns(struct timespec t)
+{
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Follows, oldest first, every copy of f newer than `after` (not `except`,
+ * not compressed): generations of f never read. Returns the newest one's
+ * mtime in ns (0 if none). */
+static int64_t follow_newer_copies(struct logtail *lt, struct tfile *f,
+                                   struct timespec after, const char *except)
+{
+    glob_t g;
+    int64_t newest = 0;
+    if (!copy_names(f, &g))
+        return 0;
+    for (;;) {
+        const char *next = NULL;
+        struct stat nst = {0};
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct stat st;
+            if ((except && strcmp(g.gl_pathv[i], except) == 0) ||
+                compressed_name(g.gl_pathv[i]) || stat(g.gl_pathv[i], &st) != 0 ||
+                !S_ISREG(st.st_mode) || (uint64_t)st.st_ino == f->ino ||
+                !ts_after(st.st_mtim, after))
+                continue;
+            if (!next || ts_after(nst.st_mtim, st.st_mtim)) {
+                next = g.gl_pathv[i];
+                nst = st;
+            }
+        }
+        if (!next)
+            break;
+        follow_copy(lt, f, next, &nst, 0);
+        after = nst.st_mtim;
+        newest = ts_ns(nst.st_mtim);
+    }
+    globfree(&g);
+    return newest;
 }
 
 /* f shrank under us (or starts otherwise): a copytruncate. What was not
@@ -827,35 +873,16 @@ static void follow_copy(struct logtail *lt, struct tfile *f, const char *path,
 static int truncated(struct logtail *lt, struct tfile *f, struct pw_err *err)
 {
     lt->st.truncations++;
+    int64_t copy_ns = 0;
+    pw_log(PW_DEBUG, "logtail: %s (inode %llu) truncated below byte %lld (committed %lld)",
+           f->path, (unsigned long long)f->ino, (long long)f->off, (long long)f->committed);
     struct stat cst;
     char *copy = find_copy(f, &cst);
     if (copy) {
         follow_copy(lt, f, copy, &cst, f->committed);
-        glob_t g;
-        if (copy_names(f, &g)) {
-            /* Newer copies, oldest first. */
-            struct timespec after = cst.st_mtim;
-            for (;;) {
-                const char *next = NULL;
-                struct stat nst = {0};
-                for (size_t i = 0; i < g.gl_pathc; i++) {
-                    struct stat st;
-                    if (strcmp(g.gl_pathv[i], copy) == 0 || compressed_name(g.gl_pathv[i]) ||
-                        stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode) ||
-                        (uint64_t)st.st_ino == f->ino || !ts_after(st.st_mtim, after))
-                        continue;
-                    if (!next || ts_after(nst.st_mtim, st.st_mtim)) {
-                        next = g.gl_pathv[i];
-                        nst = st;
-                    }
-                }
-                if (!next)
-                    break;
-                follow_copy(lt, f, next, &nst, 0);
-                after = nst.st_mtim;
-            }
-            globfree(&g);
-        }
+        copy_ns = follow_newer_copies(lt, f, cst.st_mtim, copy);
+        if (copy_ns < ts_ns(cst.st_mtim))
+            copy_ns = ts_ns(cst.st_mtim);
         free(copy);
         /* What we held of f beyond the commit is read again in the copy. */
         f->rlen = 0;
@@ -875,6 +902,12 @@ static int truncated(struct logtail *lt, struct tfile *f, struct pw_err *err)
     f->fp_len = 0;
     f->fp_by_hash = false;
     f->tail_len = 0;
+    /* The new generation starts now (less a margin for the coarse clock of
+     * file times, but not before a copy already followed). */
+    int64_t gen = pw_realtime_ns() - GEN_MARGIN_NS;
+    if (copy_ns > gen)
+        gen = copy_ns;
+    f->gen_ns = gen;
     lt->dirty = true;
     return 0;
 }
@@ -954,6 +987,8 @@ static struct tfile *open_file(struct logtail *lt, struct pattern *pat,
     f->active_mono_ns = pw_mono_ns();
     struct saved_pos *sp = find_saved(lt, f->dev, f->ino);
     int64_t start = 0;
+    if (sp)
+        f->gen_ns = sp->pos.gen_ns;
     if (sp && sp->pos.offset <= st->st_size && fp_matches(fd, &sp->pos, f->fp)) {
         sp->used = true;
         start = sp->pos.offset;
@@ -1119,7 +1154,7 @@ static int save_state(struct logtail *lt, struct pw_err *err)
         struct pw_logtail_pos p = {
             .dev = f->dev, .ino = f->ino, .offset = f->committed,
             .fp_hash = f->fp_by_hash ? f->fp_hash : fnv1a(f->fp, f->fp_len),
-            .fp_len = (uint32_t)f->fp_len,
+            .fp_len = (uint32_t)f->fp_len, .gen_ns = f->gen_ns,
             .path = f->path,
         };
         pw_logtail_state_format(&b, &p);
@@ -1419,6 +1454,17 @@ static int housekeep(struct logtail *lt, struct pw_err *err)
             }
         } else {
             struct stat st;
+            if (f->gen_ns > 0 && f->off == 0) {
+                /* Nothing read since the last truncation: if it was copied
+                 * and truncated again meanwhile, that generation is only in
+                 * a copy newer than the truncation we handled. */
+                struct timespec after = {f->gen_ns / 1000000000, f->gen_ns % 1000000000};
+                int64_t newest = follow_newer_copies(lt, f, after, NULL);
+                if (newest > f->gen_ns) {
+                    f->gen_ns = newest;
+                    lt->dirty = true;
+                }
+            }
             if (fstat(f->fd, &st) == 0 &&
                 (st.st_size < f->off || fp_changed(f)) &&
                 truncated(lt, f, err) < 0) {

@@ -24,6 +24,8 @@ struct pw_logtail_pos {
     int64_t offset;
     uint64_t fp_hash;         /* FNV-1a of the first fp_len bytes */
     uint32_t fp_len;
+    int64_t gen_ns;           /* when it was last truncated (0: never): copies
+                                 newer than that hold lines never read */
     const char *path;         /* NUL-terminated; valid during the callback */
 };
 

@@ -488,6 +488,20 @@ START_TEST(test_rotation_while_down_is_read_after_restart)
     ck_assert_int_eq(lt_run(&t), 0);
     expect_lines(&t.sink, "d", 450);
     ck_assert_uint_eq(t.sink.n, 450);
+    /* Truncated, nothing of the new generation read, stopped; copied and
+     * truncated again while down: that generation is in the newer copy. */
+    append_lines("app.log", "d", 450, 500);
+    copytruncate("app.log", "app.log.4");
+    ck_assert_int_eq(lt_run(&t), 0);
+    lt_stop(&t);
+    nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
+    append_lines("app.log", "d", 500, 600);
+    copytruncate("app.log", "app.log.5");
+    append_lines("app.log", "d", 600, 650);
+    lt_start(&t, conf, dir);
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "d", 650);
+    ck_assert_uint_eq(t.sink.n, 650);
     lt_free(&t);
 }
 END_TEST
@@ -505,6 +519,7 @@ START_TEST(test_state_file_parser)
     pw_buf_puts(&b, "# pipewatch logtail state 1\n");
     struct pw_logtail_pos p = {.dev = 2049, .ino = 123456, .offset = 987654321,
                                .fp_hash = 0xdeadbeef, .fp_len = 64,
+                               .gen_ns = 1764849600123456789,
                                .path = "/var/log/a b\\c\nd.log"};
     pw_logtail_state_format(&b, &p);
     int n = 0;
@@ -514,10 +529,11 @@ START_TEST(test_state_file_parser)
         const char *text, *want;
     } bad[] = {
         {"nonsense\n", "line 1: not a logtail state file"},
-        {"# pipewatch logtail state 1\n1 2 3 4 5 /a\n1 2", "line 3: not terminated"},
-        {"# pipewatch logtail state 1\n1 2 x 4 5 /a\n", "line 2: expected"},
-        {"# pipewatch logtail state 1\n1 2 3 65 5 /a\n", "line 2: offset or fingerprint"},
-        {"# pipewatch logtail state 1\n1 2 99999999999999999999 4 5 /a\n", "line 2"},
+        {"# pipewatch logtail state 1\n1 2 3 4 5 6 /a\n1 2", "line 3: not terminated"},
+        {"# pipewatch logtail state 1\n1 2 x 4 5 6 /a\n", "line 2: expected"},
+        {"# pipewatch logtail state 1\n1 2 3 4 5 /a\n", "line 2: expected"},
+        {"# pipewatch logtail state 1\n1 2 3 65 5 6 /a\n", "line 2: offset, fingerprint"},
+        {"# pipewatch logtail state 1\n1 2 99999999999999999999 4 5 6 /a\n", "line 2"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         n = 0;
