@@ -19,24 +19,31 @@
  * another inode. The old file stays open and is read to its end, and on
  * until it has been idle for rotate_wait (a writer may write a little more
  * before it reopens); its last unterminated line, if any, is then shipped
- * and the file closed. The new file is read from its beginning at once.
+ * and the file closed. The new file is read from its beginning at once. A
+ * file renamed away before we ever opened it (a writer rotating faster
+ * than we look) is found from inotify's rename events and read whole.
  *
- * Rotation by copytruncate: the same inode shrinks below our offset. The
- * lines written after our last read and before the truncation are only in
- * the copy, so the copy is looked for (a regular file whose name starts
- * with the file's name, e.g. app.log.1 or app.log-20261204, whose bytes
- * just before our offset and whose first bytes are the ones we read) and
- * read from our offset to its end; then the file is read from 0. A file
- * rewritten past our offset before we look is caught by its first bytes
- * changing (checked before every read: one pread of 64 bytes).
- * The glob must not match the copies (they would be read as new files).
+ * Rotation by copytruncate: the same inode shrinks below our offset (or,
+ * rewritten past it before we looked, its first 64 bytes change: checked
+ * before every read). The lines not yet shipped are only in the copy, so
+ * the copy is looked for (a regular file named like the file plus a
+ * suffix, e.g. app.log.1 or app.log-20261204, not compressed, starting with
+ * the file's first bytes and holding the bytes we read just before our
+ * offset) and followed as a rotated file of its own from our committed
+ * offset; so is any newer copy (a generation we never read: two
+ * copytruncates between two looks). The file is then read from 0, and the
+ * time of that truncation is kept (in the state file too): while nothing
+ * of the new generation has been read, a copy newer than it is such a
+ * generation as well (a copytruncate while the agent was down). The glob
+ * must not match the copies (they would be read as new files).
  *
  * Positions. A file's committed offset is the first byte not yet in a
  * record the agent's spool has taken: records are contiguous, a message
  * holds records of one file only, and a message's end becomes the
  * committed offset only when the agent's emit() returned (the spool
  * append is durable: it survives a crash of the agent). The state file
- * (one line per open file: device, inode, offset, fingerprint, path) is
+ * (one line per open file: device, inode, offset, fingerprint, truncation
+ * time, path) is
  * written atomically (a temporary file, fsync, rename) every
  * state_interval and at stop. So a restart resumes where the spool left
  * off: at least once, never a skip; a crash (not a stop) may ship again
