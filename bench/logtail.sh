@@ -6,6 +6,7 @@
 # test: it prints figures.
 #
 #   ./bench/logtail.sh [LINES]      (default 2000000; builds ./build if needed)
+#   BENCH_INFLIGHT=64 ./bench/logtail.sh   (spool.max_inflight; default 1000)
 #
 # Figures: lines/s over the agent's CPU time (the whole process, librdkafka's
 # threads included, from /proc/PID/stat) and over wall time, from the
@@ -42,6 +43,7 @@ kafka:
   linger.ms: "20"
 spool:
   path: $work/spool.db
+  max_inflight: ${BENCH_INFLIGHT:-1000}
 status:
   listen: 127.0.0.1:0
 collectors:
