@@ -30,6 +30,8 @@ struct running_collector {
     uint64_t errors;
     uint64_t points;
     int64_t cpu_ns;              /* process CPU spent in collect */
+    uint64_t log_messages;       /* log collectors: messages spooled */
+    int64_t logs_due_ms;         /* log collectors: call collect_logs by then */
     uint64_t missed_before;      /* missed ticks of schedules before a reload */
     struct pw_log_limiter log;
 };
@@ -211,6 +213,66 @@ static void run_due_collectors(struct pw_agent *a)
     }
 }
 
+static bool logs_paused(const struct pw_agent *a);
+
+static int emit_logs(void *arg, const char *msg, size_t len, struct pw_err *err)
+{
+    struct pw_agent *a = arg;
+    if (logs_paused(a))
+        return 1;
+    if (pw_spool_append(a->spool, a->cfg->topics.logs, a->cfg->entity,
+                        strlen(a->cfg->entity), msg, len, NULL, err) < 0) {
+        a->spool_errors++;
+        return -1;
+    }
+    a->messages++;
+    return 0;
+}
+
+/* Log files are their own durable buffer: while the spool is more than
+ * half full (Kafka away or slow), log collectors are not called, so that
+ * the spool never has to drop the oldest messages for lines that could
+ * just as well wait in their files. */
+static bool logs_paused(const struct pw_agent *a)
+{
+    struct pw_spool_stats ss;
+    pw_spool_stats(a->spool, &ss);
+    return ss.bytes > (uint64_t)a->cfg->spool.max_bytes / 2;
+}
+
+/* Log collectors run when their descriptor says so or when they asked to
+ * be called again (an idle record, a rescan); each spooled message is
+ * durable before the collector advances its positions. */
+static void run_log_collectors(struct pw_agent *a, const bool *readable)
+{
+    if (logs_paused(a))
+        return;
+    int64_t now = pw_mono_ms();
+    struct pw_log_out out = {
+        .entity = a->cfg->entity,
+        .max_message_bytes = (size_t)a->cfg->max_message_bytes,
+        .emit = emit_logs,
+        .arg = a,
+    };
+    for (size_t i = 0; i < a->schema->ncollectors; i++) {
+        struct running_collector *rc = &a->coll[i];
+        if (!rc->active || !rc->c.ops->collect_logs || (!readable[i] && now < rc->logs_due_ms))
+            continue;
+        struct pw_err err;
+        int64_t cpu0 = process_cpu_ns();
+        uint64_t m0 = a->messages;
+        if (rc->c.ops->collect_logs(&rc->c, &out, &err) < 0) {
+            rc->errors++;
+            pw_log_limited(&rc->log, 10000, PW_WARN, "collector %s: %s",
+                           rc->c.ops->name, err.msg);
+        }
+        rc->cpu_ns += process_cpu_ns() - cpu0;
+        rc->log_messages += a->messages - m0;
+        /* Held back by a filling spool: called again as soon as it drains. */
+        rc->logs_due_ms = logs_paused(a) ? 0 : pw_mono_ms() + rc->c.ops->logs_wait_ms(&rc->c);
+    }
+}
+
 static int64_t min_wait(int64_t a, int64_t b)
 {
     return b >= 0 && b < a ? b : a;
@@ -224,6 +286,13 @@ static int wait_ms(const struct pw_agent *a, int max_wait_ms)
             wait = min_wait(wait,
                             (pw_schedule_wait_ns(&a->coll[i].sched, now) + 999999) /
                                 1000000);
+    int64_t mono = pw_mono_ms();
+    bool paused = logs_paused(a);
+    for (size_t i = 0; i < a->schema->ncollectors; i++)
+        if (a->coll[i].active && a->coll[i].c.ops->collect_logs)
+            wait = min_wait(wait, paused ? 100
+                                  : a->coll[i].logs_due_ms > mono ? a->coll[i].logs_due_ms - mono
+                                                                  : 0);
     wait = min_wait(wait, pw_sender_wait_ms(a->sender));
     if (a->status)
         wait = min_wait(wait, pw_status_timeout_ms(a->status));
@@ -235,13 +304,25 @@ void pw_agent_step(struct pw_agent *a, int max_wait_ms)
     /* Sleep until a tick is due, librdkafka has reports, or the status port
      * has a request: an idle agent wakes only when there is work. A signal
      * interrupts the poll, so SIGTERM and SIGHUP act at once. */
-    struct pollfd fds[2] = {{.fd = pw_sender_fd(a->sender), .events = POLLIN},
-                            {.fd = a->status ? pw_status_fd(a->status) : -1,
-                             .events = POLLIN}};
-    poll(fds, 2, wait_ms(a, max_wait_ms));
+    struct pollfd fds[2 + PW_AGENT_MAX_COLLECTORS] = {
+        {.fd = pw_sender_fd(a->sender), .events = POLLIN},
+        {.fd = a->status ? pw_status_fd(a->status) : -1, .events = POLLIN}};
+    size_t n = a->schema->ncollectors;
+    bool paused = logs_paused(a);
+    for (size_t i = 0; i < n; i++) {
+        struct running_collector *rc = &a->coll[i];
+        fds[2 + i] = (struct pollfd){
+            .fd = rc->active && rc->c.ops->logs_fd && !paused ? rc->c.ops->logs_fd(&rc->c) : -1,
+            .events = POLLIN};
+    }
+    poll(fds, 2 + n, wait_ms(a, max_wait_ms));
+    bool readable[PW_AGENT_MAX_COLLECTORS];
+    for (size_t i = 0; i < n; i++)
+        readable[i] = fds[2 + i].fd >= 0 && (fds[2 + i].revents & POLLIN);
     pw_sender_pump(a->sender, 0);
     pw_status_run(a->status);
     run_due_collectors(a);
+    run_log_collectors(a, readable);
     pw_sender_pump(a->sender, 0);
 }
 
@@ -288,6 +369,11 @@ int pw_agent_reload(struct pw_agent *a, struct pw_agent_config *cfg,
     if (new_sender && !(sender = pw_sender_new(&next->kafka, spool, next->spool.max_inflight,
                                                next->spool.retry_backoff_ms, err)))
         goto fail;
+    /* The old log collectors write down their positions first, so that
+     * their successors start where they are. */
+    for (size_t i = 0; i < a->schema->ncollectors; i++)
+        if (a->coll[i].active && a->coll[i].c.ops->checkpoint)
+            a->coll[i].c.ops->checkpoint(&a->coll[i].c);
     if (start_collectors(a->schema, next, coll, err) < 0)
         goto fail;
     if (new_status) {

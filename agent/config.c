@@ -17,6 +17,11 @@ static const struct pw_option topics_options[] = {
                                    offsetof(struct pw_agent_config, topics),
      "pipewatch.metrics", false, 0, 0, NULL,
      "Topic for samples (Influx line protocol, key = entity)."},
+    {"logs", PW_OPT_STRING, offsetof(struct pw_agent_config, topics.logs) -
+                                offsetof(struct pw_agent_config, topics),
+     "pipewatch.logs", false, 0, 0, NULL,
+     "Topic for log records (newline-delimited JSON {ts, entity, source, line}, "
+     "key = entity)."},
     {0},
 };
 
@@ -72,7 +77,8 @@ static const struct pw_option top_options[] = {
     {"max_message_bytes", PW_OPT_SIZE,
      offsetof(struct pw_agent_config, max_message_bytes), "256KiB", false, 1024,
      16 * MIB, NULL,
-     "Samples of one collection are split into messages of at most this size."},
+     "Samples of one collection (and log records) are split into messages of "
+     "at most this size."},
     {"spool", PW_OPT_SECTION, offsetof(struct pw_agent_config, spool), NULL, false,
      0, 0, spool_options, "The on-disk spool that keeps data while Kafka is away."},
     {"shutdown_timeout", PW_OPT_DURATION,
@@ -153,6 +159,12 @@ int pw_agent_config_load(const struct pw_agent_schema *s, const char *path,
     }
     if (!c->topics.metrics || !c->topics.metrics[0])
         return pw_err_set(err, "%s: topics.metrics: must not be empty", where);
+    if (!c->topics.logs || !c->topics.logs[0])
+        return pw_err_set(err, "%s: topics.logs: must not be empty", where);
+    for (size_t i = 0; i < s->ncollectors; i++)
+        if (pw_collectors[i]->check &&
+            pw_collectors[i]->check(pw_agent_collector_config(s, c, i), where, err) < 0)
+            return -1;
     if (need_kafka) {
         if (!has_prop(&c->kafka, "bootstrap.servers"))
             return pw_err_set(err, "%s: kafka.bootstrap.servers: required key "

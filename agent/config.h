@@ -23,6 +23,7 @@ struct pw_agent_config {
     struct pw_kv_list kafka;      /* librdkafka properties, passed through */
     struct {
         char *metrics;
+        char *logs;
     } topics;
     int64_t max_message_bytes;
     struct {

@@ -456,6 +456,12 @@ static void malformed(struct pw_analyzer *a, const rd_kafka_message_t *m, const 
         a->c.dead_lettered++;
 }
 
+static void on_log(const struct pw_log_record *rec, void *arg)
+{
+    struct pw_analyzer *a = arg;
+    pw_engine_log(a->engine, rec, a->cur_partition);
+}
+
 static void process(struct pw_analyzer *a, const rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -481,12 +487,9 @@ static void process(struct pw_analyzer *a, const rd_kafka_message_t *m)
                               on_sample, a, &err) < 0)
             malformed(a, m, err.msg);
     } else {
-        struct pw_log_record rec;
-        if (pw_ingest_log(a->ingest, m->key, m->key_len, m->payload, m->len, def_ns, &rec,
-                          &err) < 0)
+        if (pw_ingest_log(a->ingest, m->key, m->key_len, m->payload, m->len, def_ns,
+                          on_log, a, &err) < 0)
             malformed(a, m, err.msg);
-        else
-            pw_engine_log(a->engine, &rec, m->partition);
     }
 }
 

@@ -67,6 +67,11 @@ struct staged {
     int64_t ts_ns;
 };
 
+struct staged_log {
+    json_t *root;
+    struct pw_log_record rec;
+};
+
 struct pw_ingest {
     enum pw_ingest_format format;
     char *entity_tag;
@@ -89,9 +94,10 @@ struct pw_ingest {
     const struct pw_lp_tag **sorted;
     size_t sorted_cap;
 
-    /* What the last pw_ingest_log record points into. */
-    json_t *log_root;
-    struct pw_buf log_text;
+    /* The log records of the message being staged (their strings point
+     * into the jansson trees, released after the hand-out). */
+    struct staged_log *logs;
+    size_t nlogs, logs_cap;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -197,7 +203,6 @@ struct pw_ingest *pw_ingest_new(enum pw_ingest_format format,
     in->entity_tag_len = strlen(entity_tag);
     in->batch = pw_lp_batch_new();
     pw_buf_init(&in->text);
-    pw_buf_init(&in->log_text);
     if (!in->entity_tag || !in->batch) {
         pw_ingest_free(in);
         pw_err_set(err, "ingest: out of memory");
@@ -216,8 +221,7 @@ void pw_ingest_free(struct pw_ingest *in)
     free(in->staged);
     free(in->tags_in);
     free(in->sorted);
-    json_decref(in->log_root);
-    pw_buf_release(&in->log_text);
+    free(in->logs);
     free(in);
 }
 
@@ -832,23 +836,6 @@ static bool log_ts(const json_t *v, int64_t *out)
     return true;
 }
 
-/* Copies the key (and the raw line, if any) into log_text, which holds
- * them until the next call. */
-static void keep_log_text(struct pw_ingest *in, const char *key,
-                          size_t key_len, const char *line, size_t line_len,
-                          struct pw_str *key_out, struct pw_str *line_out)
-{
-    pw_buf_reset(&in->log_text);
-    in->log_text.oom = false;
-    if (!pw_buf_reserve(&in->log_text, key_len + line_len + 2))
-        return;
-    pw_buf_append(&in->log_text, key, key_len);
-    pw_buf_putc(&in->log_text, '\0');
-    pw_buf_append(&in->log_text, line, line_len);
-    *key_out = (struct pw_str){in->log_text.data, key_len};
-    *line_out = (struct pw_str){in->log_text.data + key_len + 1, line_len};
-}
-
 static int log_string(const json_t *rec, const char *name, bool required,
                       struct pw_str *out, struct pw_err *err)
 {
@@ -856,70 +843,21 @@ static int log_string(const json_t *rec, const char *name, bool required,
     if (!v || json_is_null(v)) {
         *out = (struct pw_str){"", 0};
         if (required)
-            return pw_err_set(err, "log record: no \"%s\"", name);
+            return pw_err_set(err, "no \"%s\"", name);
         return 0;
     }
     if (!json_is_string(v))
-        return pw_err_set(err, "log record: \"%s\" is not a string", name);
+        return pw_err_set(err, "\"%s\" is not a string", name);
     *out = json_str(v);
     return 0;
 }
 
-int pw_ingest_log(struct pw_ingest *in, const void *key, size_t key_len,
-                  const void *value, size_t value_len, int64_t default_ts_ns,
-                  struct pw_log_record *out, struct pw_err *err)
+/* Checks one record object and stages it (taking over root, even on
+ * failure). */
+static int stage_log(struct pw_ingest *in, json_t *root, struct pw_str key,
+                     int64_t default_ts_ns, struct pw_err *err)
 {
-    if (!in || !out || (!value && value_len > 0))
-        return pw_err_set(err, "pw_ingest_log: no ingest, record or message");
-    json_decref(in->log_root);
-    in->log_root = NULL;
-    in->stats.messages++;
-    const char *buf = value ? value : "";
-    if (!key)
-        key_len = 0;
-    if (value_len > MAX_LOG_BYTES) {
-        in->stats.malformed++;
-        return pw_err_set(err, "log message of %zu bytes is larger than the "
-                          "%u-byte limit", value_len, MAX_LOG_BYTES);
-    }
-
-    /* Structured only if it is a JSON object; anything else (plain text,
-     * or a line that merely starts with '{') is one raw line. */
-    json_t *root = NULL;
-    size_t i = 0;
-    while (i < value_len && (buf[i] == ' ' || buf[i] == '\t'))
-        i++;
-    if (i < value_len && buf[i] == '{') {
-        json_error_t je;
-        root = loadb_wide(buf, value_len, &je);
-        if (root && !json_is_object(root)) {
-            json_decref(root);
-            root = NULL;
-        }
-    }
-
-    struct pw_str k = {"", 0}, line = {"", 0};
-    if (!root) {
-        size_t n = value_len;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-            n--;
-        if (n == 0) {
-            in->stats.malformed++;
-            return pw_err_set(err, "log message is empty");
-        }
-        keep_log_text(in, key, key_len, buf, n, &k, &line);
-        if (in->log_text.oom)
-            return pw_err_set(err, "out of memory");
-        *out = (struct pw_log_record){
-            .entity = key_len ? k : (struct pw_str){"unknown", 7},
-            .source = {"", 0},
-            .line = line,
-            .ts_ns = default_ts_ns,
-        };
-        return 0;
-    }
-
-    struct pw_str entity, source;
+    struct pw_str line, entity, source;
     int64_t ts = default_ts_ns;
     const json_t *t = json_object_get(root, "ts");
     if (log_string(root, "line", true, &line, err) < 0 ||
@@ -927,25 +865,144 @@ int pw_ingest_log(struct pw_ingest *in, const void *key, size_t key_len,
         log_string(root, "source", false, &source, err) < 0)
         goto bad;
     if (t && !json_is_null(t) && !log_ts(t, &ts)) {
-        pw_err_set(err, "log record: \"ts\" is not seconds or nanoseconds "
-                   "since the epoch");
+        pw_err_set(err, "\"ts\" is not seconds or nanoseconds since the epoch");
         goto bad;
     }
-    struct pw_str no_line;
-    keep_log_text(in, key, key_len, "", 0, &k, &no_line);
-    if (in->log_text.oom) {
-        json_decref(root);
-        return pw_err_set(err, "out of memory");
+    if (!grow(&in->logs, &in->logs_cap, in->nlogs + 1, sizeof *in->logs)) {
+        pw_err_set(err, "out of memory");
+        goto bad;
     }
-    in->log_root = root;
-    if (key_len == 0)
-        k = entity.len ? entity : (struct pw_str){"unknown", 7};
-    *out = (struct pw_log_record){
-        .entity = k, .source = source, .line = line, .ts_ns = ts,
+    in->logs[in->nlogs++] = (struct staged_log){
+        .root = root,
+        .rec = {.entity = key.len ? key
+                          : entity.len ? entity
+                                       : (struct pw_str){"unknown", 7},
+                .source = source, .line = line, .ts_ns = ts},
     };
     return 0;
 bad:
     json_decref(root);
-    in->stats.malformed++;
     return -1;
+}
+
+/* Parses text as one JSON object: 1 if it is one, 0 if it is not JSON (je
+ * says why), -1 if it is JSON but not an object (*root NULL unless 1). */
+static int parse_object(const char *text, size_t len, json_t **root,
+                        json_error_t *je)
+{
+    *root = loadb_wide(text, len, je);
+    if (!*root)
+        return 0;
+    if (json_is_object(*root))
+        return 1;
+    json_decref(*root);
+    *root = NULL;
+    return -1;
+}
+
+/* Newline-delimited records: every non-blank line one JSON object. */
+static int stage_log_lines(struct pw_ingest *in, const char *buf, size_t len,
+                           struct pw_str key, int64_t default_ts_ns,
+                           struct pw_err *err)
+{
+    size_t n = 0;
+    for (const char *p = buf, *end = buf + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        const char *s = p, *e = eol;
+        p = nl ? nl + 1 : end;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        while (e > s && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (s == e)
+            continue;
+        n++;
+        json_t *root;
+        json_error_t je;
+        int got = parse_object(s, (size_t)(e - s), &root, &je);
+        if (got != 1)
+            return pw_err_set(err, "log record %zu: %s", n,
+                              got < 0 ? "not a JSON object" : je.text);
+        if (stage_log(in, root, key, default_ts_ns, err) < 0)
+            return pw_err_prefix(err, "log record %zu", n);
+    }
+    return 0;
+}
+
+static void drop_staged_logs(struct pw_ingest *in)
+{
+    for (size_t i = 0; i < in->nlogs; i++)
+        json_decref(in->logs[i].root);
+    in->nlogs = 0;
+}
+
+int pw_ingest_log(struct pw_ingest *in, const void *key, size_t key_len,
+                  const void *value, size_t value_len, int64_t default_ts_ns,
+                  pw_log_fn fn, void *arg, struct pw_err *err)
+{
+    if (!in || !fn || (!value && value_len > 0))
+        return pw_err_set(err, "pw_ingest_log: no ingest, callback or message");
+    in->stats.messages++;
+    const char *buf = value ? value : "";
+    struct pw_str k = {key ? key : "", key ? key_len : 0};
+    if (value_len > MAX_LOG_BYTES) {
+        in->stats.malformed++;
+        return pw_err_set(err, "log message of %zu bytes is larger than the "
+                          "%u-byte limit", value_len, MAX_LOG_BYTES);
+    }
+
+    /* Structured only if it is a JSON object, or lines of JSON objects;
+     * anything else (plain text, or a line that merely starts with '{') is
+     * one raw line. */
+    size_t i = 0;
+    while (i < value_len && (buf[i] == ' ' || buf[i] == '\t'))
+        i++;
+    bool structured = false;
+    int rc = 0;
+    if (i < value_len && buf[i] == '{') {
+        json_t *root;
+        json_error_t je;
+        const char *nl = memchr(buf + i, '\n', value_len - i);
+        size_t first = nl ? (size_t)(nl - buf) : value_len;
+        if (parse_object(buf, value_len, &root, &je) == 1) {
+            structured = true;
+            rc = stage_log(in, root, k, default_ts_ns, err);
+            if (rc < 0)
+                pw_err_prefix(err, "log record");
+        } else if (nl && parse_object(buf, first, &root, &je) == 1) {
+            json_decref(root);
+            structured = true;
+            rc = stage_log_lines(in, buf, value_len, k, default_ts_ns, err);
+        }
+    }
+    if (rc < 0) {
+        drop_staged_logs(in);
+        in->stats.malformed++;
+        return -1;
+    }
+    if (!structured) {
+        size_t n = value_len;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        if (n == 0) {
+            in->stats.malformed++;
+            return pw_err_set(err, "log message is empty");
+        }
+        struct pw_log_record r = {
+            .entity = k.len ? k : (struct pw_str){"unknown", 7},
+            .source = {"", 0},
+            .line = {buf, n},
+            .ts_ns = default_ts_ns,
+        };
+        in->stats.log_records++;
+        fn(&r, arg);
+        return 1;
+    }
+    size_t n = in->nlogs;
+    in->stats.log_records += n;
+    for (size_t j = 0; j < n; j++)
+        fn(&in->logs[j].rec, arg);
+    drop_staged_logs(in);
+    return (int)n;
 }

@@ -1,4 +1,4 @@
-/* analyzer/ingest.h — a consumed Kafka message in, samples or a log record
+/* analyzer/ingest.h — a consumed Kafka message in, samples or log records
  * out.
  *
  * The analyzer reads what our agent writes and what existing agents
@@ -84,6 +84,7 @@ struct pw_ingest_stats {
     uint64_t malformed;          /* messages refused whole */
     uint64_t skipped_strings;    /* string fields (not samples) */
     uint64_t skipped_nonfinite;  /* NaN / inf values */
+    uint64_t log_records;        /* log records handed out */
 };
 
 struct pw_ingest;
@@ -106,15 +107,23 @@ int pw_ingest_metrics(struct pw_ingest *in, const void *key, size_t key_len,
                       int64_t default_ts_ns, pw_sample_fn fn, void *arg,
                       struct pw_err *err);
 
-/* Parses one log message: JSON {"ts":…,"entity":…,"source":…,"line":…}
- * (ts: number, seconds when below 1e14 else nanoseconds, or absent =
- * default_ts_ns); "line" is required. A value that is not a JSON object is
- * taken as one raw line, trailing CR/LF removed (a plain syslog/kcat
- * producer; an empty one is an error). 0, or -1 with err. *out is valid
- * until the next call on in (or pw_ingest_free). */
+typedef void (*pw_log_fn)(const struct pw_log_record *r, void *arg);
+
+/* Parses one log message and calls fn for each record, in message order.
+ * A record is JSON {"ts":…,"entity":…,"source":…,"line":…} (ts: number,
+ * seconds when below 1e14 else nanoseconds, or absent = default_ts_ns;
+ * "line" is required). The message is one such object, or several, one per
+ * line (newline-delimited JSON, as our agent's log collector batches them;
+ * blank lines are skipped). A value that is neither (its first line is not a
+ * JSON object) is taken as one raw line, trailing CR/LF removed (a plain
+ * syslog/kcat producer; an empty one is an error). As for metrics, the
+ * message is taken whole or not at all: one bad record refuses it ("log
+ * record 3: no \"line\"") before any is handed out. Returns the number of
+ * records handed out, or -1 with err. A record's slices are valid only
+ * during the callback. */
 int pw_ingest_log(struct pw_ingest *in, const void *key, size_t key_len,
                   const void *value, size_t value_len, int64_t default_ts_ns,
-                  struct pw_log_record *out, struct pw_err *err);
+                  pw_log_fn fn, void *arg, struct pw_err *err);
 
 const struct pw_ingest_stats *pw_ingest_stats(const struct pw_ingest *in);
 

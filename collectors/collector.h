@@ -43,6 +43,21 @@ struct pw_collector {
     void *state;           /* owned by the collector: set by start, freed by stop */
 };
 
+/* Where a log collector's records go: messages of newline-delimited JSON
+ * records {"ts","entity","source","line"} for the logs topic (see
+ * analyzer/ingest.h), each at most max_message_bytes unless one record
+ * alone is larger. */
+struct pw_log_out {
+    const char *entity;          /* the agent's entity (borrowed) */
+    size_t max_message_bytes;
+    /* Takes one message durably (into the agent's spool): 0; 1 when the
+     * agent cannot take more now (its spool is filling: back-pressure, not
+     * an error); -1 with err set. Unless 0, the collector must read those
+     * lines again later. */
+    int (*emit)(void *arg, const char *msg, size_t len, struct pw_err *err);
+    void *arg;
+};
+
 struct pw_collector_ops {
     const char *name;                   /* the key under `collectors:` */
     const struct pw_option *options;    /* NULL-terminated */
@@ -53,6 +68,25 @@ struct pw_collector_ops {
     int (*collect)(struct pw_collector *c, int64_t ts_ns,
                    struct pw_lp_writer *out, struct pw_err *err);
     void (*stop)(struct pw_collector *c);
+
+    /* Optional: checks what the option table cannot say (a pattern's
+     * syntax) right after loading, so that --check-config reports it;
+     * `file` names the configuration in the error (FILE:LINE: key: ...). */
+    int (*check)(const void *config, const char *file, struct pw_err *err);
+
+    /* Log collectors only (NULL for the others), driven by events rather
+     * than ticks. logs_fd: a descriptor that becomes readable when there
+     * may be something new (or -1). logs_wait_ms: how long the agent may
+     * wait before calling collect_logs again without an event (0: at once,
+     * there is more). collect_logs: ships what is new through out; 0, or
+     * -1 with err (what was not taken is shipped on a later call). */
+    int (*logs_fd)(struct pw_collector *c);
+    int64_t (*logs_wait_ms)(struct pw_collector *c);
+    int (*collect_logs)(struct pw_collector *c, const struct pw_log_out *out,
+                        struct pw_err *err);
+    /* Optional: writes down what it must remember (read positions) now,
+     * before a reload starts its successor. */
+    void (*checkpoint)(struct pw_collector *c);
 };
 
 /* The registry: every collector, NULL-terminated. */

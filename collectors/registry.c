@@ -4,6 +4,7 @@
 #include "collectors/host.h"
 #include "collectors/kafka_lag.h"
 #include "collectors/landing.h"
+#include "collectors/logtail.h"
 #include "collectors/prometheus.h"
 #include "collectors/statsd.h"
 
@@ -13,6 +14,7 @@ const struct pw_collector_ops *const pw_collectors[] = {
     &pw_host_collector,
     &pw_kafka_lag_collector,
     &pw_landing_collector,
+    &pw_logtail_collector,
     &pw_prometheus_collector,
     &pw_exec_collector,
     &pw_statsd_collector,

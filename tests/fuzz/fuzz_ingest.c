@@ -12,7 +12,9 @@
  *    measurement and field are the sample's and whose tags are sorted
  *    (checked when no name needs the writer's lossy choices: a backslash,
  *    a newline, an empty field key, a leading '#');
- *  - a log record has an entity, and its slices can be read whole. */
+ *  - a log message hands out as many records as it returns (none when
+ *    refused), each with an entity (the key when there is one) whose
+ *    slices can be read whole. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +118,17 @@ static unsigned sum(struct pw_str s)
     return h;
 }
 
+static void on_log(const struct pw_log_record *rec, void *arg)
+{
+    struct run *r = arg;
+    r->calls++;
+    CHECK(rec->entity.len > 0);
+    if (r->key)
+        CHECK(same(rec->entity, (struct pw_str){r->key, r->key_len}));
+    volatile unsigned h = sum(rec->entity) + sum(rec->source) + sum(rec->line);
+    (void)h;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const enum pw_ingest_format formats[] = {
@@ -137,18 +150,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct pw_err err = {{0}};
     struct pw_ingest *in = pw_ingest_new(PW_INGEST_AUTO, NULL, &err);
     CHECK(in);
+    size_t first = 0;
     for (int pass = 0; pass < 2; pass++) {
-        struct pw_log_record r;
         const char *key = pass ? "k" : NULL;
-        int rc = pw_ingest_log(in, key, key ? 1 : 0, data, size, 7, &r, &err);
-        if (rc == 0) {
-            CHECK(r.entity.len > 0);
-            if (key)
-                CHECK(r.entity.len == 1 && r.entity.ptr[0] == 'k');
-            volatile unsigned h = sum(r.entity) + sum(r.source) + sum(r.line);
-            (void)h;
+        struct run r = {.key = key, .key_len = key ? 1 : 0};
+        uint64_t malformed = pw_ingest_stats(in)->malformed;
+        int rc = pw_ingest_log(in, key, key ? 1 : 0, data, size, 7, on_log, &r, &err);
+        if (rc >= 0) {
+            CHECK(rc >= 1 && (size_t)rc == r.calls);
+            CHECK(pw_ingest_stats(in)->malformed == malformed);
+            if (pass == 0)
+                first = r.calls;
+            else
+                CHECK(r.calls == first);   /* the key changes no record count */
         } else {
-            CHECK(rc == -1 && err.msg[0] != '\0');
+            CHECK(rc == -1 && err.msg[0] != '\0' && r.calls == 0);
+            CHECK(pw_ingest_stats(in)->malformed == malformed + 1);
         }
     }
     CHECK(pw_ingest_stats(in)->messages == 2);

@@ -591,43 +591,125 @@ END_TEST
 
 /* ---- logs -------------------------------------------------------------- */
 
-static void log_ok(struct pw_ingest *in, const char *key, const char *text,
-                   struct pw_log_record *r)
+/* Copies of the records a log message handed out. */
+struct log_sink {
+    size_t n;
+    struct {
+        char entity[64], source[64], line[256];
+        int64_t ts_ns;
+    } r[8];
+};
+
+static void copy_log_str(char *dst, size_t cap, struct pw_str s)
 {
-    struct pw_err err = {{0}};
-    int rc = pw_ingest_log(in, key, key ? strlen(key) : 0, text, strlen(text),
-                           DEFAULT_TS, r, &err);
-    ck_assert_msg(rc == 0, "log \"%s\": %s", text, err.msg);
+    ck_assert_uint_lt(s.len, cap);
+    memcpy(dst, s.ptr, s.len);
+    dst[s.len] = '\0';
 }
 
-#define ck_assert_pw_str(s, want)                                            \
-    ck_assert_msg((s).len == strlen(want) &&                                 \
-                  memcmp((s).ptr, (want), (s).len) == 0,                     \
-                  "got \"%.*s\", want \"%s\"", (int)(s).len, (s).ptr, (want))
+static void on_log(const struct pw_log_record *rec, void *arg)
+{
+    struct log_sink *k = arg;
+    ck_assert_uint_lt(k->n, 8);
+    copy_log_str(k->r[k->n].entity, 64, rec->entity);
+    copy_log_str(k->r[k->n].source, 64, rec->source);
+    copy_log_str(k->r[k->n].line, 256, rec->line);
+    k->r[k->n].ts_ns = rec->ts_ns;
+    k->n++;
+}
+
+static void logs_ok(struct pw_ingest *in, const char *key, const char *text,
+                    size_t want, struct log_sink *k)
+{
+    struct pw_err err = {{0}};
+    memset(k, 0, sizeof *k);
+    int rc = pw_ingest_log(in, key, key ? strlen(key) : 0, text, strlen(text),
+                           DEFAULT_TS, on_log, k, &err);
+    ck_assert_msg(rc == (int)want, "log \"%s\": %d records (want %zu): %s",
+                  text, rc, want, err.msg);
+    ck_assert_uint_eq(k->n, want);
+}
 
 START_TEST(test_log_records)
 {
     struct pw_ingest *in = new_in(PW_INGEST_AUTO, NULL);
-    struct pw_log_record r;
+    struct log_sink k;
     /* ts in seconds (fractional), entity and source in the record. */
-    log_ok(in, NULL,
-           "{\"ts\":1700000000.5,\"entity\":\"node-3\",\"source\":\"kernel\","
-           "\"line\":\"EXT4-fs error (device sda1): ext4_find_entry\"}", &r);
-    ck_assert_pw_str(r.entity, "node-3");
-    ck_assert_pw_str(r.source, "kernel");
-    ck_assert_pw_str(r.line, "EXT4-fs error (device sda1): ext4_find_entry");
-    ck_assert_int_eq(r.ts_ns, 1700000000500000000LL);
+    logs_ok(in, NULL,
+            "{\"ts\":1700000000.5,\"entity\":\"node-3\",\"source\":\"kernel\","
+            "\"line\":\"EXT4-fs error (device sda1): ext4_find_entry\"}", 1, &k);
+    ck_assert_str_eq(k.r[0].entity, "node-3");
+    ck_assert_str_eq(k.r[0].source, "kernel");
+    ck_assert_str_eq(k.r[0].line, "EXT4-fs error (device sda1): ext4_find_entry");
+    ck_assert_int_eq(k.r[0].ts_ns, 1700000000500000000LL);
     /* ts in nanoseconds; the key wins over the record's entity. */
-    log_ok(in, "node-9",
-           "{\"ts\":1700000000123456789,\"entity\":\"node-3\",\"line\":\"x\"}",
-           &r);
-    ck_assert_pw_str(r.entity, "node-9");
-    ck_assert_pw_str(r.source, "");
-    ck_assert_int_eq(r.ts_ns, 1700000000123456789LL);
+    logs_ok(in, "node-9",
+            "{\"ts\":1700000000123456789,\"entity\":\"node-3\",\"line\":\"x\"}",
+            1, &k);
+    ck_assert_str_eq(k.r[0].entity, "node-9");
+    ck_assert_str_eq(k.r[0].source, "");
+    ck_assert_int_eq(k.r[0].ts_ns, 1700000000123456789LL);
     /* No ts, no entity, no key: the default time and "unknown". */
-    log_ok(in, NULL, "{\"line\":\"y\"}", &r);
-    ck_assert_pw_str(r.entity, "unknown");
-    ck_assert_int_eq(r.ts_ns, DEFAULT_TS);
+    logs_ok(in, NULL, "{\"line\":\"y\"}", 1, &k);
+    ck_assert_str_eq(k.r[0].entity, "unknown");
+    ck_assert_int_eq(k.r[0].ts_ns, DEFAULT_TS);
+    /* One object pretty-printed over several lines is still one record. */
+    logs_ok(in, NULL, "{\n  \"line\": \"z\",\n  \"ts\": 2\n}\n", 1, &k);
+    ck_assert_str_eq(k.r[0].line, "z");
+    ck_assert_int_eq(k.r[0].ts_ns, 2000000000LL);
+    pw_ingest_free(in);
+}
+END_TEST
+
+/* The agent's log collector batches records, one JSON object per line. */
+START_TEST(test_log_several_records)
+{
+    struct pw_ingest *in = new_in(PW_INGEST_AUTO, NULL);
+    struct log_sink k;
+    logs_ok(in, "web-1",
+            "{\"ts\":1700000000,\"entity\":\"web-1\",\"source\":\"/var/log/a.log\","
+            "\"line\":\"first\"}\n"
+            "{\"ts\":1700000001,\"entity\":\"web-1\",\"source\":\"/var/log/a.log\","
+            "\"line\":\"java.lang.IllegalStateException: boom\\n\\tat A.b(A.java:1)\"}\n"
+            "\r\n"
+            "  {\"ts\":1700000002,\"source\":\"/var/log/b.log\",\"line\":\"third\"}\r\n",
+            3, &k);
+    ck_assert_str_eq(k.r[0].line, "first");
+    ck_assert_str_eq(k.r[0].source, "/var/log/a.log");
+    ck_assert_str_eq(k.r[1].line,
+                     "java.lang.IllegalStateException: boom\n\tat A.b(A.java:1)");
+    ck_assert_int_eq(k.r[1].ts_ns, 1700000001000000000LL);
+    ck_assert_str_eq(k.r[2].line, "third");
+    ck_assert_str_eq(k.r[2].source, "/var/log/b.log");
+    ck_assert_str_eq(k.r[2].entity, "web-1");   /* the key */
+    /* Without a key each record names its own entity. */
+    logs_ok(in, NULL, "{\"entity\":\"a\",\"line\":\"1\"}\n{\"line\":\"2\"}", 2, &k);
+    ck_assert_str_eq(k.r[0].entity, "a");
+    ck_assert_str_eq(k.r[1].entity, "unknown");
+    ck_assert_uint_eq(pw_ingest_stats(in)->log_records, 5);
+
+    /* Whole or nothing: one bad record refuses the message, none handed out. */
+    struct pw_err err = {{0}};
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"{\"line\":\"a\"}\n{\"line\":\"b\"}\n{\"ts\":1}\n", "log record 3: no \"line\""},
+        {"{\"line\":\"a\"}\n{\"line\":\"b\"\n", "log record 2: "},
+        {"{\"line\":\"a\"}\nplain text\n", "log record 2: "},
+        {"{\"line\":\"a\"}\n[1]\n", "log record 2: not a JSON object"},
+        {"{\"line\":\"a\"}\n{\"line\":\"b\",\"ts\":\"x\"}", "log record 2: \"ts\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&k, 0, sizeof k);
+        int rc = pw_ingest_log(in, NULL, 0, bad[i].text, strlen(bad[i].text),
+                               DEFAULT_TS, on_log, &k, &err);
+        ck_assert_int_eq(rc, -1);
+        ck_assert_uint_eq(k.n, 0);
+        ck_assert_msg(strstr(err.msg, bad[i].want), "\"%s\": error \"%s\"",
+                      bad[i].text, err.msg);
+    }
+    ck_assert_uint_eq(pw_ingest_stats(in)->log_records, 5);
+    ck_assert_uint_eq(pw_ingest_stats(in)->malformed, 5);
     pw_ingest_free(in);
 }
 END_TEST
@@ -635,30 +717,27 @@ END_TEST
 START_TEST(test_log_raw_lines)
 {
     struct pw_ingest *in = new_in(PW_INGEST_AUTO, NULL);
-    struct pw_log_record r;
+    struct log_sink k;
     /* A BGL line from LogHub, as a plain producer sends it. */
-    char text[] = "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 "
-                  "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL "
-                  "INFO instruction cache parity error corrected\n";
-    char key[] = "R02-M1-N0";
-    struct pw_err err = {{0}};
-    ck_assert_int_eq(pw_ingest_log(in, key, strlen(key), text, strlen(text),
-                                   DEFAULT_TS, &r, &err), 0);
-    /* The record outlives the caller's buffers (valid until the next call). */
-    memset(text, 'Z', sizeof text - 1);
-    memset(key, 'Z', sizeof key - 1);
-    ck_assert_pw_str(r.entity, "R02-M1-N0");
-    ck_assert_pw_str(r.line, "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 "
+    logs_ok(in, "R02-M1-N0",
+            "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 "
+            "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL "
+            "INFO instruction cache parity error corrected\n", 1, &k);
+    ck_assert_str_eq(k.r[0].entity, "R02-M1-N0");
+    ck_assert_str_eq(k.r[0].line, "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 "
                      "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL "
                      "INFO instruction cache parity error corrected");
-    ck_assert_int_eq(r.ts_ns, DEFAULT_TS);
+    ck_assert_int_eq(k.r[0].ts_ns, DEFAULT_TS);
     /* Without a key: "unknown". A line that only looks like JSON, and
      * JSON that is not an object, are raw lines. */
-    log_ok(in, NULL, "{oops} daemon restarted\r\n", &r);
-    ck_assert_pw_str(r.entity, "unknown");
-    ck_assert_pw_str(r.line, "{oops} daemon restarted");
-    log_ok(in, NULL, "42", &r);
-    ck_assert_pw_str(r.line, "42");
+    logs_ok(in, NULL, "{oops} daemon restarted\r\n", 1, &k);
+    ck_assert_str_eq(k.r[0].entity, "unknown");
+    ck_assert_str_eq(k.r[0].line, "{oops} daemon restarted");
+    logs_ok(in, NULL, "42", 1, &k);
+    ck_assert_str_eq(k.r[0].line, "42");
+    /* Several plain lines stay one raw record, as before. */
+    logs_ok(in, NULL, "{oops}\nsecond\n", 1, &k);
+    ck_assert_str_eq(k.r[0].line, "{oops}\nsecond");
     pw_ingest_free(in);
 }
 END_TEST
@@ -666,7 +745,7 @@ END_TEST
 START_TEST(test_log_malformed)
 {
     struct pw_ingest *in = new_in(PW_INGEST_AUTO, NULL);
-    struct pw_log_record r;
+    struct log_sink k = {0};
     struct pw_err err = {{0}};
     static const struct {
         const char *text, *want;
@@ -680,11 +759,12 @@ START_TEST(test_log_malformed)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = pw_ingest_log(in, NULL, 0, cases[i].text,
-                               strlen(cases[i].text), DEFAULT_TS, &r, &err);
+                               strlen(cases[i].text), DEFAULT_TS, on_log, &k, &err);
         ck_assert_int_eq(rc, -1);
         ck_assert_msg(strstr(err.msg, cases[i].want), "\"%s\": error \"%s\"",
                       cases[i].text, err.msg);
     }
+    ck_assert_uint_eq(k.n, 0);
     ck_assert_uint_eq(pw_ingest_stats(in)->malformed, 6);
     pw_ingest_free(in);
 }
@@ -740,6 +820,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_telegraf_nonfinite_and_escaping);
     tcase_add_test(tc, test_telegraf_malformed);
     tcase_add_test(tc, test_log_records);
+    tcase_add_test(tc, test_log_several_records);
     tcase_add_test(tc, test_log_raw_lines);
     tcase_add_test(tc, test_log_malformed);
     tcase_add_test(tc, test_reuse_across_formats);
