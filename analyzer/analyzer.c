@@ -112,6 +112,17 @@ static void to_alerting(struct pw_analyzer *a, const struct pw_prediction *p)
     pw_alert_free(&alert);
 }
 
+/* Makes the alerts put so far durable (see checkpoint_start). */
+static void alerting_commit(struct pw_analyzer *a)
+{
+    struct pw_err err = {{0}};
+    if (a->alerting && pw_alerting_in_batch(a->alerting) &&
+        pw_alerting_commit(a->alerting, &err) < 0) {
+        a->c.alert_failures++;
+        pw_log(PW_ERROR, "alerting: alerts not stored: %s", err.msg);
+    }
+}
+
 static void on_prediction(const struct pw_prediction *p, void *arg)
 {
     struct pw_analyzer *a = arg;
@@ -172,8 +183,11 @@ static void checkpoint_start(struct pw_analyzer *a)
 {
     if (a->ckpt_pending)
         return;
-    /* An alert that could not be stored must be made again from the same
-     * messages after a restart: their offsets are never committed. */
+    /* Alerts put since the step's commit (a tick resolving predictions)
+     * are made durable before the positions are taken. An alert that could
+     * not be stored must be made again from the same messages after a
+     * restart: their offsets are never committed. */
+    alerting_commit(a);
     if (a->alerting && (a->c.alert_failures || !pw_alerting_healthy(a->alerting))) {
         a->ckpt_started_ms = pw_mono_ms();
         a->ckpt_pending = true;
@@ -756,12 +770,7 @@ void pw_analyzer_step(struct pw_analyzer *a, int max_wait_ms)
         }
         rd_kafka_poll(a->producer, 0);
         if (a->alerting) {
-            struct pw_err err = {{0}};
-            if (pw_alerting_in_batch(a->alerting) &&
-                pw_alerting_commit(a->alerting, &err) < 0) {
-                a->c.alert_failures++;
-                pw_log(PW_ERROR, "alerting: alerts not stored: %s", err.msg);
-            }
+            alerting_commit(a);
             pw_alerting_poll(a->alerting, 0);
         }
         pw_status_run(a->status);
@@ -787,13 +796,7 @@ void pw_analyzer_step(struct pw_analyzer *a, int max_wait_ms)
 void pw_analyzer_close(struct pw_analyzer *a)
 {
     pw_engine_tick(a->engine, 0);
-    if (a->alerting) {
-        struct pw_err err = {{0}};
-        if (pw_alerting_commit(a->alerting, &err) < 0) {
-            a->c.alert_failures++;
-            pw_log(PW_ERROR, "alerting: alerts not stored: %s", err.msg);
-        }
-    }
+    alerting_commit(a);
     checkpoint_sync(a, 10000);
     rd_kafka_consumer_close(a->consumer);
     rd_kafka_flush(a->producer, 5000);
