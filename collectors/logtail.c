@@ -49,7 +49,8 @@
  * off: at least once, never a skip; a crash (not a stop) may ship again
  * what was spooled since the last state write. At start, a remembered file
  * that the glob no longer matches (rotated while the agent was down) is
- * looked for by inode in its directory and read to its end.
+ * looked for by inode in its directory and read to its end, with the
+ * rules (multiline_start) of the glob that matched the name it had.
  *
  * Records. Without a start pattern a line is a record. With one, a line
  * that matches it starts a record and a line that does not joins the
@@ -1057,6 +1058,24 @@ static void scan(struct logtail *lt)
         }
 }
 
+/* The pattern a remembered file was followed by, for its multiline rule:
+ * the one whose glob matches the name it had. Not merely one watching its
+ * directory: globs often share one (app.log and svc.log in /var/log/x),
+ * and a plain file read with another's multiline_start has all its lines
+ * joined into one record, cut at max_line_bytes, the rest skipped. */
+static struct pattern *pattern_of_path(struct logtail *lt, const char *path,
+                                       const char *dir)
+{
+    for (size_t k = 0; k < lt->npats; k++)
+        if (fnmatch(lt->pats[k].conf->path, path, FNM_PATHNAME | FNM_PERIOD) == 0)
+            return &lt->pats[k];
+    /* The glob changed since (a new configuration): its directory's first. */
+    for (size_t k = 0; k < lt->npats; k++)
+        if (strcmp(lt->pats[k].dir, dir) == 0)
+            return &lt->pats[k];
+    return &lt->pats[0];
+}
+
 /* At start: remembered files the globs do not match (rotated while the
  * agent was down) are found by inode in their directory and drained. */
 static void adopt_rotated(struct logtail *lt)
@@ -1085,12 +1104,7 @@ static void adopt_rotated(struct logtail *lt)
                 (uint64_t)st.st_dev != sp->pos.dev ||
                 find_file(lt, sp->pos.dev, sp->pos.ino))
                 continue;
-            /* The pattern whose directory it is in, for the multiline rule. */
-            struct pattern *pat = &lt->pats[0];
-            for (size_t k = 0; k < lt->npats; k++)
-                if (strcmp(lt->pats[k].dir, dir) == 0)
-                    pat = &lt->pats[k];
-            struct tfile *f = open_file(lt, pat, path, &st);
+            struct tfile *f = open_file(lt, pattern_of_path(lt, sp->path, dir), path, &st);
             if (f && sp->used) {
                 free(f->path);
                 f->path = strdup(sp->path);   /* the source it had */

@@ -506,6 +506,33 @@ START_TEST(test_rotation_while_down_is_read_after_restart)
 }
 END_TEST
 
+/* Two globs in one directory, one with a multiline pattern: a file of
+ * the plain one rotated away while the agent was down (or across a
+ * reload) is still read with its own glob's rules, one line a record.
+ * (It was given the last pattern of its directory, so its lines were
+ * joined as one multiline record, cut at max_line_bytes, the rest lost.) */
+START_TEST(test_rotated_while_down_keeps_its_own_pattern)
+{
+    struct lt t = {0};
+    const char *conf = "multiline_timeout: 10ms\nfiles:\n  - path: %s/app.log\n"
+                       "  - path: %s/svc.log\n    multiline_start: '^\\d{4}-'\n";
+    lt_start(&t, conf, dir, dir);
+    append_lines("app.log", "a", 0, 100);
+    append("svc.log", "2026-12-04 svc 0\n\tat X.y(X.java:1)\n");
+    ck_assert_int_eq(lt_run(&t), 0);
+    lt_stop(&t);
+    append_lines("app.log", "a", 100, 300);
+    mv("app.log", "app.log.1");
+    append_lines("app.log", "a", 300, 350);
+    append("svc.log", "2026-12-04 svc 1\n");
+    lt_start(&t, conf, dir, dir);
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "a", 350);
+    ck_assert_uint_eq(t.sink.n, 350 + 2);
+    lt_free(&t);
+}
+END_TEST
+
 static void count_pos(const struct pw_logtail_pos *p, void *arg)
 {
     (void)p;
@@ -561,6 +588,7 @@ static Suite *logtail_suite(void)
     tcase_add_test(tc, test_rotation_by_rename_while_running);
     tcase_add_test(tc, test_rotation_by_copytruncate_while_running);
     tcase_add_test(tc, test_rotation_while_down_is_read_after_restart);
+    tcase_add_test(tc, test_rotated_while_down_keeps_its_own_pattern);
     tcase_add_test(tc, test_state_file_parser);
     suite_add_tcase(s, tc);
     return s;
