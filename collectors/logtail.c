@@ -1343,7 +1343,8 @@ fail:
  * was itself renamed from one) to another. */
 struct moved {
     uint32_t cookie;
-    struct pattern *pat;
+    int wd;
+    struct pattern *pat;         /* the glob of the followed name */
     char origin[NAME_MAX + 1];   /* the followed name it had */
     char to[NAME_MAX + 1];       /* "" until the IN_MOVED_TO */
 };
@@ -1363,30 +1364,42 @@ static bool followed_name(const struct pattern *p, const char *name)
     return fnmatch(slash ? slash + 1 : p->conf->path, name, FNM_PERIOD) == 0;
 }
 
+/* The glob watching wd that matches name, or NULL. Globs in one directory
+ * share its watch (inotify gives one descriptor per directory). */
+static struct pattern *pattern_of_name(struct logtail *lt, int wd, const char *name)
+{
+    for (size_t i = 0; i < lt->npats; i++)
+        if (lt->pats[i].wd == wd && followed_name(&lt->pats[i], name))
+            return &lt->pats[i];
+    return NULL;
+}
+
 /* Notes a rename event; moves[] chains a name renamed twice. */
 static void note_move(struct logtail *lt, const struct inotify_event *ev,
                       struct moved *moves, size_t *nmoves)
 {
-    struct pattern *p = pattern_of_wd(lt, ev->wd);
-    if (!p || !ev->len)
+    if (!pattern_of_wd(lt, ev->wd) || !ev->len)
         return;
     if (ev->mask & IN_MOVED_FROM) {
-        const char *origin = followed_name(p, ev->name) ? ev->name : NULL;
+        struct pattern *p = pattern_of_name(lt, ev->wd, ev->name);
+        const char *origin = p ? ev->name : NULL;
         for (size_t i = 0; i < *nmoves && !origin; i++)
-            if (moves[i].pat == p && strcmp(moves[i].to, ev->name) == 0) {
+            if (moves[i].wd == ev->wd && strcmp(moves[i].to, ev->name) == 0) {
                 origin = moves[i].origin;
+                p = moves[i].pat;
                 moves[i].to[0] = '\0';   /* it moved on */
             }
         if (!origin || *nmoves == MAX_MOVED)
             return;
         struct moved *m = &moves[(*nmoves)++];
         m->cookie = ev->cookie;
+        m->wd = ev->wd;
         m->pat = p;
         snprintf(m->origin, sizeof m->origin, "%s", origin);
         m->to[0] = '\0';
     } else {
         for (size_t i = 0; i < *nmoves; i++)
-            if (moves[i].cookie == ev->cookie && moves[i].pat == p && !moves[i].to[0])
+            if (moves[i].cookie == ev->cookie && moves[i].wd == ev->wd && !moves[i].to[0])
                 snprintf(moves[i].to, sizeof moves[i].to, "%s", ev->name);
     }
 }
@@ -1398,8 +1411,8 @@ static void adopt_moved(struct logtail *lt, const struct moved *moves, size_t nm
 {
     for (size_t i = 0; i < nmoves; i++) {
         const struct moved *m = &moves[i];
-        if (!m->to[0] || followed_name(m->pat, m->to))
-            continue;   /* gone on, or still followed by the glob */
+        if (!m->to[0] || pattern_of_name(lt, m->wd, m->to))
+            continue;   /* gone on, or still followed by a glob */
         char path[PATH_MAX], origin[PATH_MAX];
         struct stat st;
         if (snprintf(path, sizeof path, "%s/%s", m->pat->dir, m->to) >= (int)sizeof path ||
