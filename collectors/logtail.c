@@ -49,7 +49,8 @@
  * off: at least once, never a skip; a crash (not a stop) may ship again
  * what was spooled since the last state write. At start, a remembered file
  * that the glob no longer matches (rotated while the agent was down) is
- * looked for by inode in its directory and read to its end.
+ * looked for by inode in its directory and read to its end, with the
+ * rules (multiline_start) of the glob that matched the name it had.
  *
  * Records. Without a start pattern a line is a record. With one, a line
  * that matches it starts a record and a line that does not joins the
@@ -1057,6 +1058,24 @@ static void scan(struct logtail *lt)
         }
 }
 
+/* The pattern a remembered file was followed by, for its multiline rule:
+ * the one whose glob matches the name it had. Not merely one watching its
+ * directory: globs often share one (app.log and svc.log in /var/log/x),
+ * and a plain file read with another's multiline_start has all its lines
+ * joined into one record, cut at max_line_bytes, the rest skipped. */
+static struct pattern *pattern_of_path(struct logtail *lt, const char *path,
+                                       const char *dir)
+{
+    for (size_t k = 0; k < lt->npats; k++)
+        if (fnmatch(lt->pats[k].conf->path, path, FNM_PATHNAME | FNM_PERIOD) == 0)
+            return &lt->pats[k];
+    /* The glob changed since (a new configuration): its directory's first. */
+    for (size_t k = 0; k < lt->npats; k++)
+        if (strcmp(lt->pats[k].dir, dir) == 0)
+            return &lt->pats[k];
+    return &lt->pats[0];
+}
+
 /* At start: remembered files the globs do not match (rotated while the
  * agent was down) are found by inode in their directory and drained. */
 static void adopt_rotated(struct logtail *lt)
@@ -1085,12 +1104,7 @@ static void adopt_rotated(struct logtail *lt)
                 (uint64_t)st.st_dev != sp->pos.dev ||
                 find_file(lt, sp->pos.dev, sp->pos.ino))
                 continue;
-            /* The pattern whose directory it is in, for the multiline rule. */
-            struct pattern *pat = &lt->pats[0];
-            for (size_t k = 0; k < lt->npats; k++)
-                if (strcmp(lt->pats[k].dir, dir) == 0)
-                    pat = &lt->pats[k];
-            struct tfile *f = open_file(lt, pat, path, &st);
+            struct tfile *f = open_file(lt, pattern_of_path(lt, sp->path, dir), path, &st);
             if (f && sp->used) {
                 free(f->path);
                 f->path = strdup(sp->path);   /* the source it had */
@@ -1329,7 +1343,8 @@ fail:
  * was itself renamed from one) to another. */
 struct moved {
     uint32_t cookie;
-    struct pattern *pat;
+    int wd;
+    struct pattern *pat;         /* the glob of the followed name */
     char origin[NAME_MAX + 1];   /* the followed name it had */
     char to[NAME_MAX + 1];       /* "" until the IN_MOVED_TO */
 };
@@ -1349,30 +1364,42 @@ static bool followed_name(const struct pattern *p, const char *name)
     return fnmatch(slash ? slash + 1 : p->conf->path, name, FNM_PERIOD) == 0;
 }
 
+/* The glob watching wd that matches name, or NULL. Globs in one directory
+ * share its watch (inotify gives one descriptor per directory). */
+static struct pattern *pattern_of_name(struct logtail *lt, int wd, const char *name)
+{
+    for (size_t i = 0; i < lt->npats; i++)
+        if (lt->pats[i].wd == wd && followed_name(&lt->pats[i], name))
+            return &lt->pats[i];
+    return NULL;
+}
+
 /* Notes a rename event; moves[] chains a name renamed twice. */
 static void note_move(struct logtail *lt, const struct inotify_event *ev,
                       struct moved *moves, size_t *nmoves)
 {
-    struct pattern *p = pattern_of_wd(lt, ev->wd);
-    if (!p || !ev->len)
+    if (!pattern_of_wd(lt, ev->wd) || !ev->len)
         return;
     if (ev->mask & IN_MOVED_FROM) {
-        const char *origin = followed_name(p, ev->name) ? ev->name : NULL;
+        struct pattern *p = pattern_of_name(lt, ev->wd, ev->name);
+        const char *origin = p ? ev->name : NULL;
         for (size_t i = 0; i < *nmoves && !origin; i++)
-            if (moves[i].pat == p && strcmp(moves[i].to, ev->name) == 0) {
+            if (moves[i].wd == ev->wd && strcmp(moves[i].to, ev->name) == 0) {
                 origin = moves[i].origin;
+                p = moves[i].pat;
                 moves[i].to[0] = '\0';   /* it moved on */
             }
         if (!origin || *nmoves == MAX_MOVED)
             return;
         struct moved *m = &moves[(*nmoves)++];
         m->cookie = ev->cookie;
+        m->wd = ev->wd;
         m->pat = p;
         snprintf(m->origin, sizeof m->origin, "%s", origin);
         m->to[0] = '\0';
     } else {
         for (size_t i = 0; i < *nmoves; i++)
-            if (moves[i].cookie == ev->cookie && moves[i].pat == p && !moves[i].to[0])
+            if (moves[i].cookie == ev->cookie && moves[i].wd == ev->wd && !moves[i].to[0])
                 snprintf(moves[i].to, sizeof moves[i].to, "%s", ev->name);
     }
 }
@@ -1384,8 +1411,8 @@ static void adopt_moved(struct logtail *lt, const struct moved *moves, size_t nm
 {
     for (size_t i = 0; i < nmoves; i++) {
         const struct moved *m = &moves[i];
-        if (!m->to[0] || followed_name(m->pat, m->to))
-            continue;   /* gone on, or still followed by the glob */
+        if (!m->to[0] || pattern_of_name(lt, m->wd, m->to))
+            continue;   /* gone on, or still followed by a glob */
         char path[PATH_MAX], origin[PATH_MAX];
         struct stat st;
         if (snprintf(path, sizeof path, "%s/%s", m->pat->dir, m->to) >= (int)sizeof path ||

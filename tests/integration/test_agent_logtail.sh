@@ -101,8 +101,15 @@ sleep 0.5
 info "restarting the agent"
 stop_process "$AGENT_PID" 10 || fail "agent1 did not stop cleanly"
 [[ -s $PW_TMP/logtail.state ]] || fail "no state file after the stop"
-# Lines written while the agent is down, then the second half with it up.
+# Lines written while the agent is down, and app.log renamed away with
+# them unread (a rotation while down): they are read from the renamed file
+# at the start, one record each. svc.log's multiline_start is for svc.log
+# only, although both are in one directory (it was once given to any file
+# there rotated while down or across a reload, joining the rest of
+# app.log's lines into one record cut at 16 KiB). Then the second half
+# with the agent up; the writer creates app.log again.
 printf 'down %d\n' 1 2 3 >>"$PW_TMP/logs/app.log"
+mv "$PW_TMP/logs/app.log" "$PW_TMP/logs/app.log.down"
 start_agent "$PW_TMP/agent.yaml" agent2
 # A reload (SIGHUP) while the writer goes on: the new collector starts where
 # the old one was.

@@ -506,6 +506,71 @@ START_TEST(test_rotation_while_down_is_read_after_restart)
 }
 END_TEST
 
+/* Two globs in one directory, one with a multiline pattern: a file of
+ * the plain one rotated away while the agent was down (or across a
+ * reload) is still read with its own glob's rules, one line a record.
+ * (It was given the last pattern of its directory, so its lines were
+ * joined as one multiline record, cut at max_line_bytes, the rest lost.) */
+START_TEST(test_rotated_while_down_keeps_its_own_pattern)
+{
+    struct lt t = {0};
+    const char *conf = "multiline_timeout: 10ms\nfiles:\n  - path: %s/app.log\n"
+                       "  - path: %s/svc.log\n    multiline_start: '^\\d{4}-'\n";
+    lt_start(&t, conf, dir, dir);
+    append_lines("app.log", "a", 0, 100);
+    append("svc.log", "2026-12-04 svc 0\n\tat X.y(X.java:1)\n");
+    ck_assert_int_eq(lt_run(&t), 0);
+    lt_stop(&t);
+    append_lines("app.log", "a", 100, 300);
+    mv("app.log", "app.log.1");
+    append_lines("app.log", "a", 300, 350);
+    append("svc.log", "2026-12-04 svc 1\n");
+    lt_start(&t, conf, dir, dir);
+    ck_assert_int_eq(lt_run(&t), 0);
+    expect_lines(&t.sink, "a", 350);
+    ck_assert_uint_eq(t.sink.n, 350 + 2);
+    lt_free(&t);
+}
+END_TEST
+
+/* Two globs in one directory share its inotify watch: a file of the
+ * second one renamed away before it was ever read is still found from the
+ * rename events and read whole, under its name, with its own rules. */
+START_TEST(test_rename_before_read_in_a_shared_directory)
+{
+    struct lt t = {0};
+    lt_start(&t, "multiline_timeout: 10ms\nfiles:\n  - path: %s/app.log\n"
+                 "  - path: %s/svc.log\n    multiline_start: '^\\d{4}-'\n", dir, dir);
+    append("app.log", "a 0\n");
+    append("svc.log", "2026-12-04 s 0\n\tat X.y(X.java:1)\n");
+    ck_assert_int_eq(lt_run(&t), 0);
+    ck_assert_uint_eq(t.sink.n, 2);
+    /* svc.log: rotated; the next one lives only between two looks. */
+    mv("svc.log", "svc.log.1");
+    append("svc.log", "2026-12-04 s 1\n\tat X.y(X.java:2)\n2026-12-04 s 2\n");
+    mv("svc.log", "svc.log.2");
+    append("svc.log", "2026-12-04 s 3\n");
+    ck_assert_int_eq(lt_run(&t), 0);
+    ck_assert_int_eq(lt_run(&t), 0);
+    char want[128];
+    snprintf(want, sizeof want, "%s/svc.log", dir);
+    static const char *const svc[] = {"2026-12-04 s 0\n\tat X.y(X.java:1)",
+                                      "2026-12-04 s 1\n\tat X.y(X.java:2)",
+                                      "2026-12-04 s 2", "2026-12-04 s 3"};
+    size_t k = 0;
+    for (size_t i = 0; i < t.sink.n; i++) {
+        if (strcmp(t.sink.source[i], want) != 0)
+            continue;
+        ck_assert_uint_lt(k, 4);
+        ck_assert_str_eq(t.sink.line[i], svc[k]);
+        k++;
+    }
+    ck_assert_uint_eq(k, 4);
+    ck_assert_uint_eq(t.sink.n, 5);
+    lt_free(&t);
+}
+END_TEST
+
 static void count_pos(const struct pw_logtail_pos *p, void *arg)
 {
     (void)p;
@@ -561,6 +626,8 @@ static Suite *logtail_suite(void)
     tcase_add_test(tc, test_rotation_by_rename_while_running);
     tcase_add_test(tc, test_rotation_by_copytruncate_while_running);
     tcase_add_test(tc, test_rotation_while_down_is_read_after_restart);
+    tcase_add_test(tc, test_rotated_while_down_keeps_its_own_pattern);
+    tcase_add_test(tc, test_rename_before_read_in_a_shared_directory);
     tcase_add_test(tc, test_state_file_parser);
     suite_add_tcase(s, tc);
     return s;
