@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/words.h"
+
 #define SLACK_HEADER_MAX 150
 #define SLACK_TEXT_MAX 2900
 #define SLACK_MAX_ALERTS 10
@@ -176,24 +178,9 @@ void pw_eta_words(double seconds, char *out, size_t n)
         snprintf(out, n, "in more than 100 years");
         return;
     }
-    long long s = (long long)(seconds + 0.5);
-    if (s < 60)
-        snprintf(out, n, "in %lld s", s);
-    else if (s < 3600)
-        snprintf(out, n, "in %lld min", s / 60);
-    else if (s < 86400) {
-        long long m = (s % 3600) / 60;
-        if (m)
-            snprintf(out, n, "in %lld h %lld min", s / 3600, m);
-        else
-            snprintf(out, n, "in %lld h", s / 3600);
-    } else {
-        long long h = (s % 86400) / 3600;
-        if (h)
-            snprintf(out, n, "in %lld d %lld h", s / 86400, h);
-        else
-            snprintf(out, n, "in %lld d", s / 86400);
-    }
+    char words[48];
+    pw_duration_words(seconds, words, sizeof words);
+    snprintf(out, n, "in %s", words);
 }
 
 /* The alerts a receiver is sent: all, or the firing ones. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/words.h"
 #include "models/tagger.h"
 
 struct pw_engine {
@@ -42,33 +43,6 @@ static const char *kind_event_name(enum pw_rule_kind k)
     case PW_RULE_LOG_BURST: return "log_burst";
     }
     return "unknown";
-}
-
-/* "45 s", "40 min", "2 h 40 min", "3 d 4 h": what a person reads. */
-static void duration_words(double s, char *out, size_t size)
-{
-    if (!isfinite(s) || s < 0) {
-        snprintf(out, size, "an unknown time");
-        return;
-    }
-    long long t = llround(s);
-    if (t < 60)
-        snprintf(out, size, "%lld s", t);
-    else if (t < 3600)
-        snprintf(out, size, "%lld min", t / 60);
-    else if (t < 86400) {
-        long long m = (t % 3600) / 60;
-        if (m)
-            snprintf(out, size, "%lld h %lld min", t / 3600, m);
-        else
-            snprintf(out, size, "%lld h", t / 3600);
-    } else {
-        long long h = (t % 86400) / 3600;
-        if (h)
-            snprintf(out, size, "%lld d %lld h", t / 86400, h);
-        else
-            snprintf(out, size, "%lld d", t / 86400);
-    }
 }
 
 static void iso_time(int64_t ns, char *out, size_t size)
@@ -359,9 +333,9 @@ static void evaluate_watch(struct pw_engine *e, struct pw_entity *ent,
     char metric[300];
     snprintf(metric, sizeof metric, "%s.%s", r->measurement, r->field);
     if (out != PW_PRED_RESOLVED) {
-        duration_words(w->pred.eta_s, words, sizeof words);
-        duration_words(eta.eta_low_s, lo, sizeof lo);
-        duration_words(eta.eta_high_s, hi, sizeof hi);
+        pw_duration_words(w->pred.eta_s, words, sizeof words);
+        pw_duration_words(eta.eta_low_s, lo, sizeof lo);
+        pw_duration_words(eta.eta_high_s, hi, sizeof hi);
         if (st == PW_TREND_PAST)
             snprintf(summary, sizeof summary, "%s on %s is already %s %g", metric,
                      ent->name, r->rising ? "above" : "below", r->threshold);
@@ -375,7 +349,7 @@ static void evaluate_watch(struct pw_engine *e, struct pw_entity *ent,
     } else {
         snprintf(summary, sizeof summary, "%s on %s no longer heads for %g within %s",
                  metric, ent->name, r->threshold,
-                 (duration_words((double)r->horizon_ms / 1000, words, sizeof words), words));
+                 (pw_duration_words((double)r->horizon_ms / 1000, words, sizeof words), words));
     }
     struct pw_prediction p = {
         .status = (enum pw_prediction_status)out, .entity = ent->name, .rule = er->name,
@@ -467,7 +441,7 @@ static void log_event(struct pw_engine *e, struct pw_entity *ent, size_t ri, int
     const struct pw_engine_rule *er = &e->cfg.rules[ri];
     struct pw_pred *pred = &ent->preds[ri];
     char words[64], summary[512];
-    duration_words((double)er->rule.window_ms / 1000, words, sizeof words);
+    pw_duration_words((double)er->rule.window_ms / 1000, words, sizeof words);
     json_t *ev = json_object();
     json_object_set_new(ev, "category", json_string(er->rule.category));
     json_object_set_new(ev, "count", json_integer((json_int_t)pred->value));
