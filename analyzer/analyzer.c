@@ -189,8 +189,6 @@ static void checkpoint_start(struct pw_analyzer *a)
      * restart: their offsets are never committed. */
     alerting_commit(a);
     if (a->alerting && (a->c.alert_failures || !pw_alerting_healthy(a->alerting))) {
-        a->ckpt_started_ms = pw_mono_ms();
-        a->ckpt_pending = true;
         checkpoint_abandon(a, "alerts could not be stored durably (see the errors "
                            "above; restart once alerting's disk is healthy)");
         return;
