@@ -4,7 +4,9 @@
  * we add is error messages that point at the configuration file. */
 #include "common/kafka.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 
@@ -157,11 +159,81 @@ int pw_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,
     return 0;
 }
 
+/* Properties naming a file that librdkafka reads only when a client is
+ * created (so rd_kafka_conf_set accepts a path that does not exist). */
+static const char *const file_props[] = {
+    "ssl.ca.location", "ssl.certificate.location", "ssl.key.location",
+    "ssl.crl.location", "ssl.keystore.location", "sasl.kerberos.keytab", NULL,
+};
+
+static int check_file_prop(const struct pw_kv_list *props,
+                           const struct pw_kv *kv, struct pw_err *err)
+{
+    for (size_t i = 0; file_props[i]; i++) {
+        if (strcmp(kv->key, file_props[i]) != 0)
+            continue;
+        /* "probe": librdkafka looks in the system's usual CA locations. */
+        if (strcmp(kv->key, "ssl.ca.location") == 0 &&
+            strcmp(kv->value, "probe") == 0)
+            return 0;
+        if (access(kv->value, R_OK) == 0)
+            return 0;
+        return pw_err_set(err, "%s:%d: kafka.%s: cannot read %s: %s",
+                          props->file ? props->file : "(config)", kv->line,
+                          kv->key, kv->value, strerror(errno));
+    }
+    return 0;
+}
+
+/* A SASL mechanism is checked by librdkafka only when a client is created;
+ * we check it here against what this librdkafka was built with
+ * (builtin.features), so that --check-config catches it. */
+static int check_sasl(const struct pw_kv_list *props, const struct pw_kv *kv,
+                      rd_kafka_conf_t *conf, struct pw_err *err)
+{
+    static const char *const mechs[][2] = {
+        {"GSSAPI", "sasl_gssapi"}, {"PLAIN", "sasl_plain"},
+        {"SCRAM-SHA-256", "sasl_scram"}, {"SCRAM-SHA-512", "sasl_scram"},
+        {"OAUTHBEARER", "sasl_oauthbearer"},
+    };
+    if (strcmp(kv->key, "sasl.mechanisms") != 0 &&
+        strcmp(kv->key, "sasl.mechanism") != 0)
+        return 0;
+    char features[512] = "";
+    size_t len = sizeof features;
+    if (rd_kafka_conf_get(conf, "builtin.features", features, &len) !=
+        RD_KAFKA_CONF_OK)
+        features[0] = '\0';
+    const char *file = props->file ? props->file : "(config)";
+    for (size_t i = 0; i < sizeof mechs / sizeof mechs[0]; i++) {
+        if (strcmp(kv->value, mechs[i][0]) != 0)
+            continue;
+        /* builtin.features is a comma-separated list of words. */
+        size_t flen = strlen(mechs[i][1]);
+        for (const char *p = features; (p = strstr(p, mechs[i][1])); p += flen)
+            if ((p == features || p[-1] == ',') &&
+                (p[flen] == ',' || p[flen] == '\0'))
+                return 0;
+        return pw_err_set(err, "%s:%d: kafka.%s: this librdkafka (%s) was "
+                          "built without %s support (builtin.features: %s)",
+                          file, kv->line, kv->key, rd_kafka_version_str(),
+                          kv->value, features);
+    }
+    return pw_err_set(err, "%s:%d: kafka.%s: unknown SASL mechanism \"%s\" "
+                      "(expected GSSAPI, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or "
+                      "OAUTHBEARER)", file, kv->line, kv->key, kv->value);
+}
+
 int pw_kafka_check_props(const struct pw_kv_list *props, struct pw_err *err)
 {
     rd_kafka_conf_t *conf = pw_kafka_conf_new(NULL, props, err);
     if (!conf)
         return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && props && i < props->len; i++)
+        if (check_file_prop(props, &props->items[i], err) < 0 ||
+            check_sasl(props, &props->items[i], conf, err) < 0)
+            rc = -1;
     rd_kafka_conf_destroy(conf);
-    return 0;
+    return rc;
 }

@@ -57,7 +57,10 @@ int pw_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,
                        struct pw_err *err);
 
 /* Checks a property map without creating a client: every name and value must
- * be accepted by librdkafka. Used by --check-config. */
+ * be accepted by librdkafka, every file property (ssl.ca.location,
+ * ssl.key.location, ...) must name a readable file, and a SASL mechanism
+ * must be one this librdkafka was built with. Used by --check-config and at
+ * start-up; errors name FILE:LINE: kafka.KEY. */
 int pw_kafka_check_props(const struct pw_kv_list *props, struct pw_err *err);
 
 #endif
