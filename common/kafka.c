@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "common/buf.h"
 #include "common/log.h"
 
 static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
@@ -33,6 +36,68 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
     pw_log(lv, "kafka %s: %s: %s", rk ? rd_kafka_name(rk) : "", fac, buf);
 }
 
+#define SECRET_FILE_SUFFIX "_file"
+#define SECRET_FILE_MAX 4096
+
+/* "sasl.password_file": the name of the property it stands for
+ * ("sasl.password"), or 0 when kv is an ordinary property. */
+static size_t secret_file_prop(const struct pw_kv *kv)
+{
+    size_t n = strlen(kv->key), sl = sizeof SECRET_FILE_SUFFIX - 1;
+    if (n > sl && strcmp(kv->key + n - sl, SECRET_FILE_SUFFIX) == 0)
+        return n - sl;
+    return 0;
+}
+
+/* Sets property `name_len` bytes of kv->key to the first line of the file
+ * kv->value (surrounding white space removed). The value is wiped from
+ * memory after librdkafka has its copy; messages name the file, never
+ * what it holds. */
+static int conf_set_from_file(rd_kafka_conf_t *conf, const struct pw_kv *kv,
+                              size_t name_len, const struct pw_kv_list *from,
+                              struct pw_err *err)
+{
+    const char *file = from && from->file ? from->file : "(config)";
+    char name[256];
+    if (name_len >= sizeof name)
+        return pw_err_set(err, "%s:%d: kafka.%s: name too long", file,
+                          kv->line, kv->key);
+    memcpy(name, kv->key, name_len);
+    name[name_len] = '\0';
+    struct pw_buf b;
+    pw_buf_init(&b);
+    struct pw_err e = {{0}};
+    if (pw_buf_read_file(&b, kv->value, SECRET_FILE_MAX, &e) < 0) {
+        pw_buf_release(&b);
+        return pw_err_set(err, "%s:%d: kafka.%s: %s", file, kv->line, kv->key,
+                          e.msg);
+    }
+    char *v = b.data ? b.data : "";
+    v[strcspn(v, "\r\n")] = '\0';
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        v[--n] = '\0';
+    int rc;
+    char errstr[512];
+    if (!n)
+        rc = pw_err_set(err, "%s:%d: kafka.%s: the first line of %s is empty",
+                        file, kv->line, kv->key, kv->value);
+    else if (rd_kafka_conf_set(conf, name, v, errstr, sizeof errstr) !=
+             RD_KAFKA_CONF_OK)
+        /* librdkafka's message may quote the value: not repeated here. */
+        rc = pw_err_set(err, "%s:%d: kafka.%s: librdkafka refused the value "
+                        "read from %s for %s", file, kv->line, kv->key,
+                        kv->value, name);
+    else
+        rc = 0;
+    if (b.data)
+        OPENSSL_cleanse(b.data, b.len);
+    pw_buf_release(&b);
+    return rc;
+}
+
 /* Applies name, value pairs (NULL-terminated; may be NULL), then the
  * configuration map (may be NULL), to conf. */
 static int conf_apply(rd_kafka_conf_t *conf, const char *const *defaults,
@@ -43,7 +108,11 @@ static int conf_apply(rd_kafka_conf_t *conf, const char *const *defaults,
             return -1;
     for (size_t i = 0; props && i < props->len; i++) {
         const struct pw_kv *kv = &props->items[i];
-        if (conf_set(conf, kv->key, kv->value, props, kv->line, err) < 0)
+        size_t name_len = secret_file_prop(kv);
+        int rc = name_len
+                     ? conf_set_from_file(conf, kv, name_len, props, err)
+                     : conf_set(conf, kv->key, kv->value, props, kv->line, err);
+        if (rc < 0)
             return -1;
     }
     return 0;

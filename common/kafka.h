@@ -6,6 +6,12 @@
  * them; a property librdkafka rejects is reported with the file, line and
  * key it came from (`agent.yaml:7: kafka.sasl.mechanism: ...`).
  *
+ * Secrets need not be written in the configuration: a property name with
+ * "_file" appended (`sasl.password_file: /etc/pipewatch/kafka.pw`) sets the
+ * property to the first line of that file (surrounding white space
+ * removed); the value is wiped from our memory once librdkafka has it, and
+ * no message quotes it. librdkafka has no property ending in "_file".
+ *
  * Producers are idempotent by default (no duplicates or reordering from
  * librdkafka's own retries). Consumers are at-least-once: offsets are stored
  * by the application after a message's effects are durable

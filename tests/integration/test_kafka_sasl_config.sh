@@ -6,6 +6,8 @@
 #  1. PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER settings (with sasl_ssl and
 #     sasl_plaintext) pass --check-config for the agent and the analyzer:
 #     librdkafka accepts them and this build has the mechanisms;
+#     sasl.password_file takes the password from a file, and a missing
+#     one fails --check-config with FILE:LINE: KEY;
 #  2. an unknown mechanism fails --check-config with FILE:LINE: KEY and
 #     the list of known ones (librdkafka itself would only complain when
 #     the client is created); a misspelt property name fails likewise;
@@ -65,6 +67,18 @@ agent_cfg "$PW_TMP/typo.yaml" "  sasl.pasword: x"
 rc=0; check agent "$PW_TMP/typo.yaml" || rc=$?
 [[ $rc -eq 2 ]] && grep -q 'typo.yaml:[0-9]*: kafka.sasl.pasword: No such configuration property' "$PW_TMP/typo.yaml.out" ||
     fail "a misspelt property: exit $rc: $(cat "$PW_TMP/typo.yaml.out")"
+
+printf 'from-a-file\n' >"$PW_TMP/pw"
+agent_cfg "$PW_TMP/pwfile.yaml" "  security.protocol: sasl_ssl
+  sasl.mechanism: PLAIN
+  sasl.username: pipewatch
+  sasl.password_file: $PW_TMP/pw"
+check agent "$PW_TMP/pwfile.yaml" || fail "sasl.password_file refused: $(cat "$PW_TMP/pwfile.yaml.out")"
+sed -i "s#sasl.password_file: .*#sasl.password_file: $PW_TMP/nope#" "$PW_TMP/pwfile.yaml"
+line=$(grep -n 'sasl.password_file' "$PW_TMP/pwfile.yaml" | cut -d: -f1)
+rc=0; check agent "$PW_TMP/pwfile.yaml" || rc=$?
+[[ $rc -eq 2 ]] && grep -q "pwfile.yaml:$line: kafka.sasl.password_file: .*$PW_TMP/nope" "$PW_TMP/pwfile.yaml.out" ||
+    fail "a missing password file: exit $rc: $(cat "$PW_TMP/pwfile.yaml.out")"
 
 info "against the development broker, which has no SASL"
 start_broker --brokers 1 --partitions 2

@@ -14,7 +14,7 @@
 #     the spool drains, every collection the agent made arrives exactly once
 #     (read back from the broker directly, in plaintext, with kcat), and the
 #     proxy saw the agent's client certificate (CN=pipewatch-agent, its key
-#     encrypted, the password given as ssl.key.password);
+#     encrypted, the password read from a file: ssl.key.password_file);
 #  3. --check-config names FILE:LINE: kafka.ssl.ca.location when the CA file
 #     does not exist.
 set -euo pipefail
@@ -28,6 +28,7 @@ make_cert ca server 127.0.0.1 IP:127.0.0.1
 make_cert rogue rogue-server 127.0.0.1 IP:127.0.0.1
 make_cert ca client pipewatch-agent "" 'k3y-pa55'
 
+printf 'k3y-pa55\n' >"$PW_TMP/key-password"
 start_broker --brokers 1 --partitions 3
 
 start_tls_proxy proxy1 0 rogue-server ca
@@ -38,7 +39,7 @@ BOOTSTRAP=127.0.0.1:$TLS_PORT write_agent_config "$PW_TMP/agent.yaml" tls-host \
   ssl.ca.location: $PW_TMP/ca.pem
   ssl.certificate.location: $PW_TMP/client.pem
   ssl.key.location: $PW_TMP/client.key
-  ssl.key.password: k3y-pa55
+  ssl.key.password_file: $PW_TMP/key-password
   message.timeout.ms: 5000"
 
 "$PW_AGENT" --config "$PW_TMP/agent.yaml" --check-config >"$PW_TMP/check.out" 2>&1 ||
@@ -87,4 +88,5 @@ rc=0
 [[ $rc -eq 2 ]] || fail "--check-config exited $rc on a missing CA file"
 grep -q "bad.yaml:$line: kafka.ssl.ca.location: cannot read $PW_TMP/no-such-ca.pem" \
     "$PW_TMP/bad.out" || fail "unexpected message: $(cat "$PW_TMP/bad.out")"
+grep -q 'k3y-pa55' "$PW_TMP"/*.err "$PW_TMP"/*.out && fail "the key password reached a log"
 info "ok"

@@ -4,7 +4,8 @@
 # debug logging and librdkafka's `debug: all`, and while things fail.
 #
 # Every secret gets a distinctive value (they all contain "sEcReT"):
-#   Kafka   sasl.password, ssl.key.password (agent and analyzer)
+#   Kafka   sasl.password (agent), sasl.password_file (analyzer),
+#           ssl.key.password (agent and analyzer)
 #   status  the bearer token (agent and analyzer)
 #   alerting webhook URLs (inline, with a token in the user information and
 #           the path; and from url_file), HMAC keys (file and environment),
@@ -73,7 +74,10 @@ wait_for_grep "$PW_TMP/agent-nobroker.err" 'Connection refused' 20 ||
     fail "the agent logged no connection failure"
 stop_process "$AGENT_PID" 10 || true
 
-# ---- the analyzer with every receiver secret, receivers down.
+# ---- the analyzer with every receiver secret, receivers down; its Kafka
+# password from a file.
+printf 'sEcReT-sasl-password-file-13\n' >"$PW_TMP/kafka.pw"
+KAFKA_SECRETS=${KAFKA_SECRETS/sasl.password: sEcReT-sasl-password-5/sasl.password_file: $PW_TMP/kafka.pw}
 cat >"$PW_TMP/analyzer.yaml" <<YAML
 log_level: debug
 kafka:
