@@ -17,13 +17,24 @@ FindCoordinator v0-v2) and fails loudly (closes the connection, logs
 "UNPARSED") on any other, so a client upgrade cannot silently bypass it.
 It is meant for a 1-broker cluster: every broker is mapped to this port.
 
+With --sasl-plain USER:PASSWORD the proxy also stands in for the broker's
+SASL layer, which the development broker lacks: it adds SaslHandshake (17)
+and SaslAuthenticate (36) v0-v1 to the broker's ApiVersions response,
+answers those two requests itself (mechanism PLAIN only, credentials
+compared with USER:PASSWORD), and closes a connection that sends any other
+request before authenticating. This is the proxy's SASL, not Kafka's: it
+shows that the client sends the configured mechanism and credentials, not
+that a real broker accepts them.
+
 Usage: kafka_tls_proxy.py --upstream HOST:PORT --cert C --key K
            [--client-ca CA] [--port N] [--port-file FILE]
+           [--sasl-plain USER:PASSWORD]
 Logs one line per event to stderr:
   listening on 127.0.0.1:PORT
   client certificate verified: subject=CN=...   (with --client-ca)
   tls handshake failed: ...
   rewrote Metadata v4 broker 1 port 1234 -> 5678
+  sasl: authenticated user U (PLAIN) / sasl: authentication failed for U
 """
 import argparse
 import asyncio
@@ -32,7 +43,8 @@ import ssl
 import struct
 import sys
 
-METADATA, FIND_COORDINATOR = 3, 10
+METADATA, FIND_COORDINATOR, API_VERSIONS = 3, 10, 18
+SASL_HANDSHAKE, SASL_AUTHENTICATE = 17, 36
 
 
 def log(msg):
@@ -89,6 +101,63 @@ def rewrite_find_coordinator(buf, version, port):
     log(f"rewrote FindCoordinator v{version} node {node} port {old} -> {port}")
 
 
+def rewrite_api_versions(buf, version):
+    """Adds SaslHandshake and SaslAuthenticate v0-v1 to the list."""
+    (error,) = struct.unpack_from(">h", buf, 0)
+    if error != 0:
+        # E.g. UNSUPPORTED_VERSION to a v3 request: the client asks again
+        # with a version the broker has, and that answer is patched.
+        log(f"ApiVersions v{version}: error {error} passed through")
+        return
+    if version > 2:
+        raise Unparsed(f"ApiVersions v{version} (flexible) is not parsed")
+    (count,) = struct.unpack_from(">i", buf, 2)
+    keys = {struct.unpack_from(">h", buf, 6 + 6 * i)[0] for i in range(count)}
+    add = b"".join(struct.pack(">hhh", k, 0, 1)
+                   for k in (SASL_HANDSHAKE, SASL_AUTHENTICATE) if k not in keys)
+    n_add = len(add) // 6
+    end = 6 + 6 * count
+    buf[2:6] = struct.pack(">i", count + n_add)
+    buf[end:end] = add
+    log(f"ApiVersions v{version}: advertised SaslHandshake and SaslAuthenticate")
+
+
+class Sasl:
+    """The proxy's stand-in for a broker's SASL PLAIN layer."""
+
+    def __init__(self, creds):
+        self.user, _, self.password = creds.partition(":")
+        self.done = False
+
+    def answer(self, key, ver, body):
+        """The response body to a SASL request, or None for other keys."""
+        if key == SASL_HANDSHAKE:
+            mech, _ = _string(body, 0)
+            err = 0 if mech == b"PLAIN" else 33     # UNSUPPORTED_SASL_MECHANISM
+            log(f"sasl: handshake v{ver} mechanism {mech.decode(errors='replace')}")
+            return struct.pack(">hih", err, 1, 5) + b"PLAIN"
+        if key == SASL_AUTHENTICATE:
+            if ver > 1:
+                raise Unparsed(f"SaslAuthenticate v{ver} (flexible) is not parsed")
+            (n,) = struct.unpack_from(">i", body, 0)
+            parts = bytes(body[4:4 + n]).split(b"\0")
+            user = parts[1].decode(errors="replace") if len(parts) == 3 else "?"
+            ok = (len(parts) == 3 and parts[1] == self.user.encode()
+                  and parts[2] == self.password.encode())
+            if ok:
+                self.done = True
+                log(f"sasl: authenticated user {user} (PLAIN)")
+                out = struct.pack(">hhi", 0, -1, 0)
+            else:
+                log(f"sasl: authentication failed for {user}")
+                msg = b"Authentication failed: invalid credentials"
+                out = struct.pack(">hh", 58, len(msg)) + msg + struct.pack(">i", 0)
+            if ver >= 1:
+                out += struct.pack(">q", 0)
+            return out
+        return None
+
+
 async def read_frame(reader):
     head = await reader.readexactly(4)
     (n,) = struct.unpack(">i", head)
@@ -102,10 +171,21 @@ class Proxy:
         self.args = args
         self.port = None
 
-    async def client_to_broker(self, creader, bwriter, pending):
+    async def client_to_broker(self, creader, bwriter, pending, cwriter, sasl):
         while True:
             frame = await read_frame(creader)
             key, ver, corr = struct.unpack_from(">hhi", frame, 0)
+            if sasl:
+                # Request header v1: then the client id (int16 string).
+                _, off = _string(frame, 8, nullable=True)
+                reply = sasl.answer(key, ver, frame[off:])
+                if reply is not None:
+                    out = struct.pack(">i", corr) + reply
+                    cwriter.write(struct.pack(">i", len(out)) + out)
+                    await cwriter.drain()
+                    continue
+                if not sasl.done and key != API_VERSIONS:
+                    raise Unparsed(f"api_key {key} before SASL authentication")
             pending[corr] = (key, ver)
             bwriter.write(struct.pack(">i", len(frame)) + frame)
             await bwriter.drain()
@@ -120,6 +200,8 @@ class Proxy:
                 rewrite_metadata(body, ver, self.port)
             elif key == FIND_COORDINATOR:
                 rewrite_find_coordinator(body, ver, self.port)
+            elif key == API_VERSIONS and self.args.sasl_plain:
+                rewrite_api_versions(body, ver)
             frame[4:] = body
             cwriter.write(struct.pack(">i", len(frame)) + frame)
             await cwriter.drain()
@@ -141,7 +223,9 @@ class Proxy:
             cwriter.close()
             return
         pending = {}
-        tasks = [asyncio.ensure_future(self.client_to_broker(creader, bwriter, pending)),
+        sasl = Sasl(self.args.sasl_plain) if self.args.sasl_plain else None
+        tasks = [asyncio.ensure_future(self.client_to_broker(creader, bwriter, pending,
+                                                             cwriter, sasl)),
                  asyncio.ensure_future(self.broker_to_client(breader, cwriter, pending))]
         done, rest = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for t in rest:
@@ -150,6 +234,8 @@ class Proxy:
             e = t.exception()
             if isinstance(e, Unparsed):
                 log(f"UNPARSED: {e}; closing the connection")
+            elif e and not isinstance(e, (asyncio.IncompleteReadError, ConnectionError)):
+                log(f"UNPARSED: {type(e).__name__}: {e}; closing the connection")
         bwriter.close()
         cwriter.close()
 
@@ -190,6 +276,7 @@ def main():
     p.add_argument("--client-ca")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file")
+    p.add_argument("--sasl-plain")
     args = p.parse_args()
     try:
         asyncio.run(Proxy(args).main())

@@ -7,7 +7,7 @@
 #                                    NAME.key, NAME.pem signed by CA, with
 #                                    subjectAltName SAN (e.g. IP:127.0.0.1)
 #                                    and the key encrypted with PASS if given
-#   start_tls_proxy NAME PORT CERT [CLIENT_CA]
+#   start_tls_proxy NAME PORT CERT [CLIENT_CA [PROXY_OPTIONS...]]
 #                                    kafka_tls_proxy.py in front of
 #                                    $BOOTSTRAP on PORT (0: ephemeral); sets
 #                                    PROXY_PID, PROXY_PORT, PROXY_LOG
@@ -41,7 +41,9 @@ make_cert() {
 
 start_tls_proxy() {
     local name=$1 port=$2 cert=$3 client_ca=${4:-} extra=()
+    shift 4 2>/dev/null || shift $#
     [[ -n $client_ca ]] && extra=(--client-ca "$PW_TMP/$client_ca.pem")
+    extra+=("$@")
     rm -f "$PW_TMP/$name.port"
     start_bg "$name" python3 "$PW_SOURCE_DIR/tests/integration/kafka_tls_proxy.py" \
         --upstream "$BOOTSTRAP" --cert "$PW_TMP/$cert.pem" --key "$PW_TMP/$cert.key" \
