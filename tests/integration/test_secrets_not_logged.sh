@@ -110,7 +110,7 @@ wait_for_grep "$PW_TMP/analyzer.err" 'status port on .*\(port [0-9]+\)' 30 ||
 ANALYZER_PORT=$(sed -n 's/.*status port on .* (port \([0-9]*\)).*/\1/p' "$PW_TMP/analyzer.err" | head -1)
 wait_for_grep "$PW_TMP/analyzer.err" 'SASL Handshake not supported by broker' 20 ||
     fail "the analyzer logged no SASL failure"
-for path in /metrics /api/v1/predictions; do
+for path in /metrics /api/v1/predictions /api/v2/status /api/v2/alerts /api/v2/silences; do
     code=$(curl -s -o "$PW_TMP/analyzer-ok$(tr / _ <<<"$path").out" -w '%{http_code}' \
         -H 'Authorization: Bearer sEcReT-status-token-1' "http://127.0.0.1:$ANALYZER_PORT$path")
     [[ $code == 200 ]] || fail "the right token got HTTP $code for $path"
