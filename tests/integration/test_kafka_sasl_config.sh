@@ -16,7 +16,6 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$(dirname "${BASH_SOURCE[0]}")/agent_lib.sh"
-PW_ANALYZER=$PW_BUILD_DIR/pipewatch-analyzer
 BOOTSTRAP=127.0.0.1:9   # for the configuration checks: never contacted
 
 agent_cfg() {   # agent_cfg FILE KAFKA_YAML
