@@ -72,7 +72,8 @@ static int conf_set_from_file(rd_kafka_conf_t *conf, const struct pw_kv *kv,
         return pw_err_set(err, "%s:%d: kafka.%s: %s", file, kv->line, kv->key,
                           e.msg);
     }
-    char *v = b.data ? b.data : "";
+    char none[1] = "";   /* an empty file may leave b.data NULL */
+    char *v = b.data ? b.data : none;
     v[strcspn(v, "\r\n")] = '\0';
     while (*v == ' ' || *v == '\t')
         v++;

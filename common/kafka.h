@@ -9,7 +9,7 @@
  * Secrets need not be written in the configuration: a property name with
  * "_file" appended (`sasl.password_file: /etc/pipewatch/kafka.pw`) sets the
  * property to the first line of that file (surrounding white space
- * removed); the value is wiped from our memory once librdkafka has it, and
+ * removed); our buffer of it is wiped once librdkafka has its copy, and
  * no message quotes it. librdkafka has no property ending in "_file".
  *
  * Producers are idempotent by default (no duplicates or reordering from

@@ -99,7 +99,11 @@ START_TEST(a_bad_file_property_is_named_and_its_value_never_quoted)
     ck_assert_int_eq(pw_kafka_check_props(&l, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "cfg.yaml:7: kafka.sasl.password_file: "));
     ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/pw"));
-    write_file("empty", "\n");
+    write_file("blank", "\n");
+    l = one("sasl.password_file", path_of("blank"));
+    ck_assert_int_eq(pw_kafka_check_props(&l, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "the first line of"));
+    write_file("empty", "");
     l = one("sasl.password_file", path_of("empty"));
     ck_assert_int_eq(pw_kafka_check_props(&l, &err), -1);
     ck_assert_ptr_nonnull(strstr(err.msg, "the first line of"));
