@@ -71,7 +71,8 @@ static const struct pw_option top_options[] = {
     {"kafka", PW_OPT_MAP, offsetof(struct pw_agent_config, kafka), NULL, false, 0,
      0, NULL,
      "librdkafka properties, passed through (bootstrap.servers is required; "
-     "TLS and SASL go here)."},
+     "TLS and SASL go here; NAME_file: FILE sets NAME to FILE's first line, "
+     "for secrets; docs/security.md)."},
     {"topics", PW_OPT_SECTION, offsetof(struct pw_agent_config, topics), NULL,
      false, 0, 0, topics_options, "Topic names."},
     {"max_message_bytes", PW_OPT_SIZE,

@@ -103,7 +103,7 @@ struct pw_deliver {
 const char *pw_retry_reason_name(enum pw_retry_reason r)
 {
     static const char *const n[] = {"http_5xx", "http_429", "connect",
-                                    "timeout", "other"};
+                                    "timeout", "other", "tls"};
     return (unsigned)r < PW_RETRY_N ? n[r] : "?";
 }
 
@@ -438,6 +438,15 @@ static int start_http(struct pw_deliver *d, struct job *j)
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    /* curl verifies by default; said here so that nobody has to know. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, t->tls_insecure_skip_verify ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, t->tls_insecure_skip_verify ? 0L : 2L);
+    if (t->tls_ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, t->tls_ca_file);
+    if (t->tls_cert_file) {
+        curl_easy_setopt(e, CURLOPT_SSLCERT, t->tls_cert_file);
+        curl_easy_setopt(e, CURLOPT_SSLKEY, t->tls_key_file);
+    }
     if (getenv("XX_FORBID")) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK)
         return -1;
@@ -456,6 +465,11 @@ static enum pw_retry_reason transport_reason(CURLcode c)
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_SSL_CONNECT_ERROR: return PW_RETRY_CONNECT;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH: return PW_RETRY_TLS;
     default: return PW_RETRY_OTHER;
     }
 }
@@ -486,6 +500,9 @@ static void finish_http(struct pw_deliver *d, struct job *j, CURLcode code,
     } else if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL) {
         fail_delivery(d, &j->d, now_ns, PW_FAIL_BAD_REQUEST, 0,
                       curl_easy_strerror(code), where);
+    } else if (transport_reason(code) == PW_RETRY_TLS) {
+        snprintf(what, sizeof what, "TLS: %s", curl_easy_strerror(code));
+        retry_delivery(d, &j->d, now_ns, PW_RETRY_TLS, 0, what, where, -1);
     } else {
         retry_delivery(d, &j->d, now_ns, transport_reason(code), 0,
                        curl_easy_strerror(code), where, -1);

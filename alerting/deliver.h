@@ -61,6 +61,8 @@ enum pw_retry_reason {
     PW_RETRY_CONNECT,
     PW_RETRY_TIMEOUT,
     PW_RETRY_OTHER,          /* other transport errors, Kafka errors */
+    PW_RETRY_TLS,            /* the receiver's certificate did not verify,
+                                or ours could not be loaded */
     PW_RETRY_N
 };
 enum pw_fail_reason {

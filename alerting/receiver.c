@@ -18,12 +18,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define W struct pw_webhook_config
 #define S struct pw_slack_config
 #define L struct pw_log_config
 #define K struct pw_kafka_receiver_config
 #define R struct pw_receiver_config
+
+#define T struct pw_tls_config
+static const struct pw_option tls_options[] = {
+    {"ca_file", PW_OPT_STRING, offsetof(T, ca_file), NULL, false, 0, 0, NULL,
+     "CA certificates (PEM) to verify the receiver's certificate with; unset: "
+     "the system's."},
+    {"cert_file", PW_OPT_STRING, offsetof(T, cert_file), NULL, false, 0, 0, NULL,
+     "A client certificate (PEM) for receivers that require one."},
+    {"key_file", PW_OPT_STRING, offsetof(T, key_file), NULL, false, 0, 0, NULL,
+     "The client certificate's key (PEM, unencrypted)."},
+    {"insecure_skip_verify", PW_OPT_BOOL, offsetof(T, insecure_skip_verify),
+     "false", false, 0, 0, NULL,
+     "Accept any certificate (never in production: a warning is logged)."},
+    {0},
+};
+
+static const struct pw_option http_options[] = {
+    {"tls_config", PW_OPT_SECTION, offsetof(struct pw_http_config, tls_config),
+     NULL, false, 0, 0, tls_options, "TLS settings for https:// URLs."},
+    {0},
+};
 
 static const struct pw_option webhook_options[] = {
     {"url", PW_OPT_STRING, offsetof(W, url), NULL, false, 0, 0, NULL,
@@ -46,6 +68,8 @@ static const struct pw_option webhook_options[] = {
      0, 0, NULL, "Whether resolved alerts are sent."},
     {"timeout", PW_OPT_DURATION, offsetof(W, timeout_ms), "10s", false, 100,
      600000, NULL, "Total time allowed for one attempt."},
+    {"http_config", PW_OPT_SECTION, offsetof(W, http_config), NULL, false, 0, 0,
+     http_options, "HTTP client settings (Alertmanager's http_config)."},
     PW_OPT_ITEM_END_LINE(W, line),
 };
 
@@ -60,6 +84,8 @@ static const struct pw_option slack_options[] = {
      0, 0, NULL, "Whether resolved alerts are sent."},
     {"timeout", PW_OPT_DURATION, offsetof(S, timeout_ms), "10s", false, 100,
      600000, NULL, "Total time allowed for one attempt."},
+    {"http_config", PW_OPT_SECTION, offsetof(S, http_config), NULL, false, 0, 0,
+     http_options, "HTTP client settings (Alertmanager's http_config)."},
     PW_OPT_ITEM_END_LINE(S, line),
 };
 
@@ -258,6 +284,9 @@ static void target_free(struct pw_target *t)
     }
     free(t->channel);
     free(t->topic);
+    free(t->tls_ca_file);
+    free(t->tls_cert_file);
+    free(t->tls_key_file);
 }
 
 static int set_url(struct pw_target *t, char *url)
@@ -267,6 +296,44 @@ static int set_url(struct pw_target *t, char *url)
     pw_url_redact(url, red, sizeof red);
     t->url_redacted = strdup(red);
     return t->url_redacted ? 0 : -1;
+}
+
+static int tls_file(const char *file, int line, const char *key,
+                    const char *name, const char *path, char **out,
+                    struct pw_err *err)
+{
+    if (!path)
+        return 0;
+    if (access(path, R_OK) != 0)
+        return pw_err_set(err, "%s:%d: %s.http_config.tls_config.%s: cannot "
+                          "read %s: %s", file, line, key, name, path,
+                          strerror(errno));
+    if (!(*out = strdup(path)))
+        return pw_err_set(err, "out of memory");
+    return 0;
+}
+
+/* http_config.tls_config into the target: files checked now, so that
+ * --check-config catches a wrong path. */
+static int resolve_tls(const char *file, int line, const char *key,
+                       const struct pw_tls_config *c, struct pw_target *t,
+                       struct pw_err *err)
+{
+    if ((c->cert_file != NULL) != (c->key_file != NULL))
+        return pw_err_set(err, "%s:%d: %s.http_config.tls_config: set both "
+                          "cert_file and key_file, or neither", file, line, key);
+    if (tls_file(file, line, key, "ca_file", c->ca_file, &t->tls_ca_file, err) < 0 ||
+        tls_file(file, line, key, "cert_file", c->cert_file, &t->tls_cert_file,
+                 err) < 0 ||
+        tls_file(file, line, key, "key_file", c->key_file, &t->tls_key_file,
+                 err) < 0)
+        return -1;
+    t->tls_insecure_skip_verify = c->insecure_skip_verify;
+    if (c->insecure_skip_verify)
+        pw_log(PW_WARN, "%s:%d: %s.http_config.tls_config.insecure_skip_verify: "
+               "the receiver's TLS certificate will not be verified (%s)",
+               file, line, key, t->url_redacted);
+    return 0;
 }
 
 static int resolve_webhook(const char *file, const char *key,
@@ -321,7 +388,7 @@ static int resolve_webhook(const char *file, const char *key,
     t->max_alerts = (size_t)c->max_alerts;
     t->send_resolved = c->send_resolved;
     t->timeout_ms = c->timeout_ms;
-    return 0;
+    return resolve_tls(file, c->line, key, &c->http_config.tls_config, t, err);
 }
 
 static int resolve_slack(const char *file, const char *key,
@@ -339,7 +406,7 @@ static int resolve_slack(const char *file, const char *key,
         return pw_err_set(err, "out of memory");
     t->send_resolved = c->send_resolved;
     t->timeout_ms = c->timeout_ms;
-    return 0;
+    return resolve_tls(file, c->line, key, &c->http_config.tls_config, t, err);
 }
 
 static int resolve_log(const char *file, const char *key,

@@ -13,6 +13,12 @@
  *           max_alerts: 0
  *           send_resolved: true
  *           timeout: 10s
+ *           http_config:
+ *             tls_config:                           # for https:// URLs
+ *               ca_file: /etc/pipewatch/receiver-ca.pem
+ *               cert_file: ...                      # client certificate,
+ *               key_file: ...                       #   both or neither
+ *               insecure_skip_verify: false         # the default
  *       slack_configs:
  *         - api_url_file: /etc/pipewatch/slack.url  # or api_url:
  *           channel: "#storage"
@@ -34,6 +40,11 @@
  * or an error message: URLs are shown redacted by pw_url_redact
  * ("https://hooks.slack.com/…").
  *
+ * TLS. An https:// receiver's certificate is always verified (against the
+ * system's CAs, or tls_config.ca_file) unless insecure_skip_verify is set,
+ * which pw_receivers_new reports with a warning each time it resolves the
+ * configuration: verification is never off silently.
+ *
  * The tables are exported so that a program's configuration can include them
  * (the analyzer under `alerting:`): pw_receiver_options is the item table of
  * a `receivers:` PW_OPT_SECTION_LIST (items are struct pw_receiver_config).
@@ -49,6 +60,17 @@
 #include "common/err.h"
 #include "common/log.h"
 
+/* http_config.tls_config, as Alertmanager has it. */
+struct pw_tls_config {
+    char *ca_file;                /* NULL: the system's CA store */
+    char *cert_file, *key_file;   /* a client certificate; both or neither */
+    bool insecure_skip_verify;
+};
+
+struct pw_http_config {
+    struct pw_tls_config tls_config;
+};
+
 struct pw_webhook_config {
     char *url, *url_file;
     struct pw_kv_list headers;
@@ -56,6 +78,7 @@ struct pw_webhook_config {
     int64_t max_alerts;           /* 0: all */
     bool send_resolved;
     int64_t timeout_ms;           /* total time of one attempt */
+    struct pw_http_config http_config;
     int line;
 };
 
@@ -64,6 +87,7 @@ struct pw_slack_config {
     char *channel;                /* may be NULL: the webhook's own channel */
     bool send_resolved;
     int64_t timeout_ms;
+    struct pw_http_config http_config;
     int line;
 };
 
@@ -114,6 +138,9 @@ struct pw_target {
     size_t max_alerts;            /* 0: all */
     bool send_resolved;
     int64_t timeout_ms;
+    char *tls_ca_file;            /* webhook, slack: NULL = system CAs */
+    char *tls_cert_file, *tls_key_file;   /* NULL: no client certificate */
+    bool tls_insecure_skip_verify;
     char *channel;                /* slack; may be NULL */
     enum pw_log_level log_level;  /* log */
     char *topic;                  /* kafka */
@@ -136,8 +163,8 @@ struct pw_receivers {
  * `file` names the configuration file for errors) and resolves it: names
  * unique and non-empty, exactly one of url / url_file (api_url /
  * api_url_file), at most one of hmac_secret_file / hmac_secret_env, URLs
- * http(s), secret files readable, secret environment variables set, header
- * names valid, log levels known, topics non-empty. Errors read
+ * http(s), secret files readable, secret environment variables set, TLS
+ * files readable (cert_file and key_file together), header names valid, log levels known, topics non-empty. Errors read
  * "FILE:LINE: receivers[I].webhook_configs[J].url_file: ..." and never
  * contain a secret. Returns a set the caller frees with pw_receivers_free,
  * or NULL with err set. The result keeps no pointer into `list`. */

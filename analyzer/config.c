@@ -99,7 +99,8 @@ const struct pw_option pw_analyzer_options[] = {
      "debug, info, warn or error."},
     {"kafka", PW_OPT_MAP, offsetof(C, kafka), NULL, false, 0, 0, NULL,
      "librdkafka properties, passed through (bootstrap.servers is required; "
-     "TLS and SASL go here too)."},
+     "TLS and SASL go here too; NAME_file: FILE sets NAME to FILE's first "
+     "line, for secrets; docs/security.md)."},
     {"group_id", PW_OPT_STRING, offsetof(C, group_id), "pipewatch-analyzer", false, 0,
      0, NULL, "The consumer group: every analyzer of one deployment shares it."},
     {"topics", PW_OPT_SECTION, offsetof(C, topics), NULL, false, 0, 0, topics_options,

@@ -171,7 +171,7 @@ int main(int argc, char **argv)
            (unsigned long)atomic_load(&requests), del_s,
            (double)st.sent / del_s,
            (unsigned long long)(st.retried[0] + st.retried[1] + st.retried[2] +
-                                st.retried[3] + st.retried[4]),
+                                st.retried[3] + st.retried[4] + st.retried[5]),
            (unsigned long long)(st.failed[0] + st.failed[1] + st.failed[2] +
                                 st.failed[3]));
 

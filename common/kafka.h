@@ -6,6 +6,12 @@
  * them; a property librdkafka rejects is reported with the file, line and
  * key it came from (`agent.yaml:7: kafka.sasl.mechanism: ...`).
  *
+ * Secrets need not be written in the configuration: a property name with
+ * "_file" appended (`sasl.password_file: /etc/pipewatch/kafka.pw`) sets the
+ * property to the first line of that file (surrounding white space
+ * removed); our buffer of it is wiped once librdkafka has its copy, and
+ * no message quotes it. librdkafka has no property ending in "_file".
+ *
  * Producers are idempotent by default (no duplicates or reordering from
  * librdkafka's own retries). Consumers are at-least-once: offsets are stored
  * by the application after a message's effects are durable
@@ -57,7 +63,10 @@ int pw_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n,
                        struct pw_err *err);
 
 /* Checks a property map without creating a client: every name and value must
- * be accepted by librdkafka. Used by --check-config. */
+ * be accepted by librdkafka, every file property (ssl.ca.location,
+ * ssl.key.location, ...) must name a readable file, and a SASL mechanism
+ * must be one this librdkafka was built with. Used by --check-config and at
+ * start-up; errors name FILE:LINE: kafka.KEY. */
 int pw_kafka_check_props(const struct pw_kv_list *props, struct pw_err *err);
 
 #endif

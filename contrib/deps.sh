@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git
   librdkafka-dev libstatgrab-dev libgsl-dev libcurl4-openssl-dev check
   libyaml-dev libjansson-dev libsystemd-dev libmicrohttpd-dev libsqlite3-dev libssl-dev libpcre2-dev
-  kcat procps curl python3 valgrind
+  kcat procps curl python3 valgrind openssl
   # packaging: systemd-analyze, -sysusers, -tmpfiles (unit tests); dpkg-shlibdeps
   # and file (CPack DEB), the host runtime that the install test copies
   systemd dpkg-dev file

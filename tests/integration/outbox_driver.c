@@ -212,7 +212,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: outbox_driver --config F --db F [...]\n");
         return 1;
     }
-    pw_log_init("outbox-driver", PW_INFO);
+    /* PW_DRIVER_DEBUG=1: debug logging (the secrets test reads it all). */
+    pw_log_init("outbox-driver", getenv("PW_DRIVER_DEBUG") ? PW_DEBUG : PW_INFO);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
 

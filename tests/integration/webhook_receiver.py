@@ -22,9 +22,15 @@ and answers as the options say:
   --start-late S       bind the port (and write it) at once, but accept
                        connections only after S seconds: until then the
                        port refuses connections, as a receiver that is down
+  --tls-cert F --tls-key F
+                       serve HTTPS with this certificate (a failed TLS
+                       handshake is logged to stderr as "tls handshake
+                       failed: ...")
 The test reads the log; the server runs until killed.
 """
 import argparse
+import ssl
+import sys
 import email.utils
 import hashlib
 import hmac
@@ -48,6 +54,8 @@ def main():
     ap.add_argument("--status", type=int)
     ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--start-late", type=float, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
 
     lock = threading.Lock()
@@ -112,6 +120,19 @@ def main():
         daemon_threads = True
         allow_reuse_address = True
         request_queue_size = 256
+
+        def get_request(self):
+            sock, addr = super().get_request()
+            if not args.tls_cert:
+                return sock, addr
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(args.tls_cert, args.tls_key)
+            try:
+                return ctx.wrap_socket(sock, server_side=True), addr
+            except (ssl.SSLError, OSError) as e:
+                print(f"tls handshake failed: {e}", file=sys.stderr, flush=True)
+                sock.close()
+                raise
 
     srv = Server(("127.0.0.1", args.port), Handler, bind_and_activate=False)
     srv.server_bind()  # bound, not listening: connections are refused
