@@ -447,7 +447,6 @@ static int start_http(struct pw_deliver *d, struct job *j)
         curl_easy_setopt(e, CURLOPT_SSLCERT, t->tls_cert_file);
         curl_easy_setopt(e, CURLOPT_SSLKEY, t->tls_key_file);
     }
-    if (getenv("XX_FORBID")) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
     if (curl_multi_add_handle(d->multi, e) != CURLM_OK)
         return -1;
     return 0;
