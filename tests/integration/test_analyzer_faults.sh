@@ -15,7 +15,10 @@
 # is applied exactly once (samples_total, as docs/analyzer.md promises for
 # one instance that is not restarted); each host's "disk full" prediction
 # fires once; pipewatch.predictions holds one firing record per
-# fingerprint; the receiver accepts exactly one notification per host.
+# fingerprint; the receiver, which takes the first request of every
+# notification and never answers it (the 2 s timeout ends it and it is
+# retried), accepts exactly one notification per host, and the status port
+# keeps answering while those requests hang.
 #
 # The analyzer's producer runs with one request in flight per connection:
 # librdkafka 2.0.2's mock lets a batch through after a sequence gap, so an
@@ -28,7 +31,7 @@ set -euo pipefail
 
 command -v kcat >/dev/null || { info "SKIPPED: no kcat"; exit 77; }
 start_broker --brokers 3 --partitions 6
-start_receiver receiver
+start_receiver receiver --fault-first hang
 GROUP=analyzer-faults
 
 cat >"$PW_TMP/analyzer.yaml" <<YAML
@@ -62,6 +65,7 @@ alerting:
     - name: team
       webhook_configs:
         - url: http://127.0.0.1:$RCV_PORT/hook
+          timeout: 2s
 YAML
 start_analyzer "$PW_TMP/analyzer.yaml"
 info "analyzer $ANALYZER_PID on port $ANALYZER_PORT"
@@ -165,6 +169,15 @@ accepted | sort >"$PW_TMP/accepted"
     fail "notified hosts: $(cut -d' ' -f1 "$PW_TMP/accepted" | tr '\n' ' ')"
 [[ $(wc -l <"$PW_TMP/accepted") -eq $HOSTS ]] ||
     fail "a host was notified more than once: $(tr '\n' ' ' <"$PW_TMP/accepted")"
+
+python3 - "$RCV_LOG" <<'PY' || fail "the receiver's first request of a notification did not hang"
+import json, sys
+first = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    first.setdefault(r["headers"]["idempotency-key"], r)
+assert first and all(r.get("fault") == "hang" for r in first.values()), first
+PY
 
 timeout 20 kcat -C -b "$BOOTSTRAP" -t pipewatch.predictions -e -q -f '%s\n' \
     >"$PW_TMP/predictions" || fail "cannot read pipewatch.predictions"
