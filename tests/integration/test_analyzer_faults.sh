@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The analyzer against a faulty 3-broker cluster (pipewatch-broker's control
-# file), with alerting to a local webhook receiver. Eight hosts' disks fill
+# Two analyzers in one consumer group against a faulty 3-broker cluster
+# (pipewatch-broker's control file), with alerting to a local webhook
+# receiver. Eight hosts' disks fill
 # up over 20 minutes of data, fed in four parts; while each part is
 # consumed the cluster fails requests or moves things:
 #   1. Fetch, OffsetCommit, Heartbeat, FindCoordinator and Produce requests
@@ -11,9 +12,9 @@
 #   3. one broker goes down (while it leads some partitions and is the
 #      coordinator) and the partitions fail over; it comes back;
 #   4. Produce and OffsetCommit errors again while the predictions fire.
-# Checks: the status port answers within a second throughout; every sample
-# is applied exactly once (samples_total, as docs/analyzer.md promises for
-# one instance that is not restarted); each host's "disk full" prediction
+# Checks: both status ports answer within a second throughout; every sample
+# is applied exactly once (the sum of the two samples_total: no faults here
+# make the group rebalance, so each partition has one owner); each host's "disk full" prediction
 # fires once; pipewatch.predictions holds one firing record per
 # fingerprint; the receiver, which takes the first request of every
 # notification and never answers it (the 2 s timeout ends it and it is
@@ -41,6 +42,8 @@ kafka:
   reconnect.backoff.max.ms: "1000"
   topic.metadata.refresh.interval.ms: "1000"
   max.in.flight.requests.per.connection: "1"
+  session.timeout.ms: "6000"
+  heartbeat.interval.ms: "500"
 group_id: $GROUP
 checkpoint:
   interval: 500ms
@@ -67,19 +70,38 @@ alerting:
         - url: http://127.0.0.1:$RCV_PORT/hook
           timeout: 2s
 YAML
-start_analyzer "$PW_TMP/analyzer.yaml"
-info "analyzer $ANALYZER_PID on port $ANALYZER_PORT"
+start_analyzer "$PW_TMP/analyzer.yaml" analyzer
+PID1=$ANALYZER_PID PORT1=$ANALYZER_PORT
+sed "s#^  dir: .*#  dir: $PW_TMP/alerting2#" "$PW_TMP/analyzer.yaml" >"$PW_TMP/analyzer2.yaml"
+start_analyzer "$PW_TMP/analyzer2.yaml" analyzer2
+PID2=$ANALYZER_PID PORT2=$ANALYZER_PORT
+for a in analyzer analyzer2; do
+    wait_for_grep "$PW_TMP/$a.err" "assigned 6 partitions" 60 ||
+        fail "$a does not hold half of the 12 partitions: $(grep assigned "$PW_TMP/$a.err")"
+done
+info "analyzers $PID1 (port $PORT1) and $PID2 (port $PORT2), half of the partitions each"
+assignments() { cat "$PW_TMP"/analyzer.err "$PW_TMP"/analyzer2.err | grep -cE 'assigned|revoked'; }
+ASSIGNMENTS=$(assignments)
 
 T0=$(( ($(date +%s) - 7200) * 1000000000 ))
 HOSTS=8
 
-# status_ok: the status port answers within a second.
+# both NAME: the sum of the two analyzers' metric NAME.
+both() {
+    local a b
+    a=$(ANALYZER_PORT=$PORT1 ametric "$1")
+    b=$(ANALYZER_PORT=$PORT2 ametric "$1")
+    echo $(( ${a:-0} + ${b:-0} ))
+}
+# status_ok WHEN: both status ports answer within a second.
 status_ok() {
-    local t v
-    t=$(date +%s%N)
-    v=$(ametric samples_total)
-    [[ -n $v ]] || fail "the status port did not answer ($1)"
-    (( ($(date +%s%N) - t) / 1000000 < 1000 )) || fail "the status port took over 1 s ($1)"
+    local t v port
+    for port in "$PORT1" "$PORT2"; do
+        t=$(date +%s%N)
+        v=$(ANALYZER_PORT=$port ametric samples_total)
+        [[ -n $v ]] || fail "the status port $port did not answer ($1)"
+        (( ($(date +%s%N) - t) / 1000000 < 1000 )) || fail "the status port $port took over 1 s ($1)"
+    done
 }
 # feed FROM TO WHAT: produce minutes FROM..TO and wait until they are
 # applied, checking the status port meanwhile.
@@ -89,15 +111,18 @@ feed() {
     want=$(( $2 * 6 * HOSTS ))
     for ((i = 0; i < 900; i++)); do
         status_ok "$3"
-        (( $(ametric samples_total) >= want )) && return 0
+        (( $(both samples_total) >= want )) && return 0
         sleep 0.1
     done
-    fail "$3: $(ametric samples_total) of $want samples applied"
+    fail "$3: $(both samples_total) of $want samples applied"
 }
-committed() {   # waits for two more confirmed commits
-    local m
-    m=$(ametric commits_total)
-    wait_ametric commits_total ">=" $((m + 2)) 60 || fail "no commits after: $1"
+committed() {   # waits for two more confirmed commits by each analyzer
+    local port m
+    for port in "$PORT1" "$PORT2"; do
+        m=$(ANALYZER_PORT=$port ametric commits_total)
+        ANALYZER_PORT=$port wait_ametric commits_total ">=" $((m + 2)) 60 ||
+            fail "no commits on port $port after: $1"
+    done
 }
 
 feed 0 5 "the start"
@@ -136,12 +161,12 @@ committed "phase 4"
 
 N=$(( 120 * HOSTS ))
 sleep 1
-(( $(ametric samples_total) == N )) || fail "samples applied $(ametric samples_total), want exactly $N"
+(( $(both samples_total) == N )) || fail "samples applied $(both samples_total), want exactly $N"
 for _ in $(seq 1 300); do
-    (( $(grep -c "prediction firing" "$PW_TMP/analyzer.err" || true) >= HOSTS )) && break
+    (( $(cat "$PW_TMP"/analyzer*.err | grep -c "prediction firing" || true) >= HOSTS )) && break
     sleep 0.1
 done
-fired=$(grep -c "prediction firing" "$PW_TMP/analyzer.err" || true)
+fired=$(cat "$PW_TMP"/analyzer*.err | grep -c "prediction firing" || true)
 (( fired == HOSTS )) || fail "fired $fired predictions, want one per host ($HOSTS)"
 
 # Each host's notification accepted exactly once.
@@ -193,6 +218,10 @@ dups = {k: v for k, v in fp.items() if v > 1}
 assert not dups, f"duplicate firing records: {dups}"
 assert len(fp) == int(sys.argv[2]), f"{len(fp)} fingerprints firing"
 PY
-kill -0 "$ANALYZER_PID" || fail "the analyzer died"
-stop_process "$ANALYZER_PID" 20 || fail "the analyzer did not stop cleanly"
-info "ok: $N samples once, $HOSTS predictions once, one notification per host, through request errors, leader and coordinator moves and a broker down"
+(( $(assignments) == ASSIGNMENTS )) ||
+    fail "the group rebalanced: $(grep -hE 'assigned|revoked' "$PW_TMP"/analyzer*.err)"
+for pid in "$PID1" "$PID2"; do
+    kill -0 "$pid" || fail "analyzer $pid died"
+    stop_process "$pid" 20 || fail "analyzer $pid did not stop cleanly"
+done
+info "ok: two analyzers, $N samples once, $HOSTS predictions once, one notification per host, through request errors, leader and coordinator moves and a broker down"
