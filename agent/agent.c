@@ -502,6 +502,9 @@ void pw_agent_render_metrics(struct pw_buf *out, void *agent)
         {"spool_dropped_messages_total", "counter",
          "Messages dropped from a full spool before Kafka acknowledged them.", sp.dropped_records},
         {"spool_dropped_bytes_total", "counter", "Bytes of those messages.", sp.dropped_bytes},
+        {"spool_dropped_delivered_total", "counter",
+         "Of the messages dropped from a full spool, those librdkafka still held and "
+         "Kafka acknowledged after all (lost = dropped - this).", se.delivered_after_drop},
         {"kafka_produced_total", "counter", "Messages handed to librdkafka.", se.produced},
         {"kafka_delivered_total", "counter", "Messages Kafka acknowledged.", se.delivered},
         {"kafka_delivery_failures_total", "counter", "Delivery reports with an error.", se.failed},
@@ -529,7 +532,8 @@ void pw_agent_status_line(const struct pw_agent *a, char *buf, size_t len)
              "%llu collections, %llu messages delivered, %llu in the spool, "
              "%llu dropped",
              (unsigned long long)collections, (unsigned long long)se.delivered, (unsigned long long)sp.records,
-             (unsigned long long)(sp.dropped_records + se.dropped_permanent));
+             (unsigned long long)(sp.dropped_records - se.delivered_after_drop +
+                                  se.dropped_permanent));
 }
 
 int pw_agent_once(const struct pw_agent_schema *schema,

@@ -57,19 +57,27 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     s->st.inflight--;
     if (!m->err) {
         s->st.delivered++;
-        if (pw_spool_ack(s->spool, seq, &err) < 0)
+        /* A full spool drops its oldest records, which may be the very
+         * ones librdkafka still holds and delivers later: those counted as
+         * dropped arrived after all, and are counted as such. */
+        int rc = pw_spool_ack(s->spool, seq, &err);
+        if (rc < 0)
             pw_log(PW_ERROR, "%s", err.msg);
+        else if (rc == 0)
+            s->st.delivered_after_drop++;
         return;
     }
     s->st.failed++;
     if (is_permanent(m->err)) {
-        s->st.dropped_permanent++;
         pw_log_limited(&s->perm_log, 10000, PW_ERROR,
                        "dropping message %lld for %s: %s (it cannot succeed)",
                        (long long)seq, rd_kafka_topic_name(m->rkt),
                        rd_kafka_err2str(m->err));
-        if (pw_spool_ack(s->spool, seq, &err) < 0)
+        int rc = pw_spool_ack(s->spool, seq, &err);
+        if (rc < 0)
             pw_log(PW_ERROR, "%s", err.msg);
+        else if (rc > 0)   /* else the spool's bound dropped (and counted) it */
+            s->st.dropped_permanent++;
         return;
     }
     pw_log_limited(&s->fail_log, 10000, PW_WARN,

@@ -37,6 +37,9 @@ struct pw_sender_stats {
     uint64_t failed;            /* delivery reports with an error */
     uint64_t resent;            /* re-handed after a failure */
     uint64_t dropped_permanent; /* dropped for a permanent error */
+    uint64_t delivered_after_drop; /* acknowledged after the spool's bound
+                                      had dropped them (librdkafka still
+                                      held them): not lost after all */
     uint64_t inflight;
 };
 

@@ -255,7 +255,7 @@ int pw_spool_ack(struct pw_spool *s, int64_t seq, struct pw_err *err)
         s->acks_since_vacuum = 0;
         sqlite3_exec(s->db, "PRAGMA incremental_vacuum", NULL, NULL, NULL);
     }
-    return 0;
+    return bytes > 0;
 }
 
 void pw_spool_stats(const struct pw_spool *s, struct pw_spool_stats *out)

@@ -60,8 +60,9 @@ int pw_spool_append(struct pw_spool *s, const char *topic, const void *key,
 int pw_spool_next(struct pw_spool *s, int64_t after_seq,
                   struct pw_spool_record *rec, struct pw_err *err);
 
-/* Deletes the record (acknowledged by Kafka). Unknown seq (already dropped)
- * is not an error. */
+/* Deletes the record (acknowledged by Kafka). Returns 1 when it was there,
+ * 0 for an unknown seq (already dropped by the bound: not an error), -1 on
+ * error. */
 int pw_spool_ack(struct pw_spool *s, int64_t seq, struct pw_err *err);
 
 void pw_spool_stats(const struct pw_spool *s, struct pw_spool_stats *out);

@@ -17,6 +17,12 @@
  *   starts its threads and the main thread collects them with sigwaitinfo(),
  *   so the librdkafka calls for fault injection (SIGUSR1 down, SIGUSR2 up)
  *   run in ordinary code, never in a signal handler, and in arrival order.
+ * - Finer faults (request errors, leader and coordinator moves, one broker
+ *   down or slow) come from a control file that a test writes and then
+ *   announces with SIGHUP: the file is read and applied in the same main
+ *   thread, a line at a time and in order, and each applied line is logged
+ *   ("applied: ...") so that the test can wait for it. A bad line is
+ *   reported with file:line and skipped; the broker keeps serving.
  * - The bootstrap file is written to FILE.tmp and renamed, so a test polling
  *   for it never reads half a line. It is removed on exit, because a file
  *   naming ports that nobody listens on any more only misleads. */
@@ -26,11 +32,13 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +51,8 @@
 #define MAX_PARTITIONS 1024
 #define MAX_TOPICS 64
 #define MAX_TOPIC_NAME 249 /* Kafka's own limit */
+#define MAX_CONTROL_WORDS 64
+#define MAX_CONTROL_LINE 4096
 
 enum { EXIT_USAGE = 2 };
 
@@ -53,13 +63,15 @@ struct options {
     const char *topics[MAX_TOPICS];  /* point into topics_buf */
     int topic_cnt;
     const char *bootstrap_file;      /* NULL: stdout only */
+    const char *control_file;        /* NULL: SIGHUP is only logged */
 };
 
 struct broker {
     rd_kafka_t *rk;                  /* only hosts the mock cluster */
     rd_kafka_mock_cluster_t *mcluster;
     int broker_cnt;
-    int down;                        /* 1 after SIGUSR1, 0 after SIGUSR2 */
+    int partitions;                  /* of every topic created at start */
+    bool down[MAX_BROKERS + 1];      /* by broker id (1-based) */
 };
 
 static void usage(FILE *out)
@@ -84,6 +96,7 @@ static void usage(FILE *out)
 "                         (with the librdkafka mock's default partition count).\n"
 "  --bootstrap-file FILE  also write the bootstrap line to FILE, atomically\n"
 "                         (FILE.tmp then rename); FILE is removed on exit\n"
+"  --control FILE         on SIGHUP, read FILE and apply its commands (below)\n"
 "  --help                 show this help and exit\n"
 "  --version              show the version and exit\n"
 "\n"
@@ -91,6 +104,24 @@ static void usage(FILE *out)
 "  SIGUSR1  set every broker down: open connections are closed and new\n"
 "           ones are not served, as in an outage. Data is kept.\n"
 "  SIGUSR2  set every broker up again, on the same ports.\n"
+"  SIGHUP   with --control FILE: apply FILE's commands, one a line, in\n"
+"           order; each applied line is logged as 'applied: LINE' and a bad\n"
+"           line is reported as FILE:LINE and skipped. Blank lines and lines\n"
+"           starting with # are ignored. Brokers are numbered from 1.\n"
+"    errors API ERR [ERR...]  the next requests of API (to any broker) fail\n"
+"                             with ERR, one error per request, in order\n"
+"    clear API                drop API's errors not yet used\n"
+"    leader TOPIC P|* ID      partition P (or all --partitions of them)\n"
+"                             gets broker ID as its leader\n"
+"    coordinator group|transaction KEY ID\n"
+"                             the coordinator of KEY becomes broker ID\n"
+"    down ID | up ID          one broker down (connections closed) or up\n"
+"    rtt ID MS                broker ID answers MS milliseconds late\n"
+"    API: Produce Fetch ListOffsets Metadata OffsetCommit OffsetFetch\n"
+"    FindCoordinator JoinGroup Heartbeat LeaveGroup SyncGroup\n"
+"    InitProducerId; ERR: a librdkafka error name without its prefix\n"
+"    (NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT, NOT_COORDINATOR, ...)\n"
+"    or its number.\n"
 "\n"
 "Exit status: 0 after SIGINT/SIGTERM or --help/--version, 1 if the cluster\n"
 "cannot be started, 2 on a bad option.\n",
@@ -157,12 +188,13 @@ static int parse_options(int argc, char **argv, struct options *opt,
                          struct pw_err *err)
 {
     enum { OPT_BROKERS = 256, OPT_PARTITIONS, OPT_TOPICS, OPT_FILE,
-           OPT_VERSION };
+           OPT_CONTROL, OPT_VERSION };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, OPT_BROKERS},
         {"partitions", required_argument, NULL, OPT_PARTITIONS},
         {"topics", required_argument, NULL, OPT_TOPICS},
         {"bootstrap-file", required_argument, NULL, OPT_FILE},
+        {"control", required_argument, NULL, OPT_CONTROL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -194,6 +226,11 @@ static int parse_options(int argc, char **argv, struct options *opt,
             if (optarg[0] == '\0')
                 return pw_err_set(err, "--bootstrap-file: empty file name");
             opt->bootstrap_file = optarg;
+            break;
+        case OPT_CONTROL:
+            if (optarg[0] == '\0')
+                return pw_err_set(err, "--control: empty file name");
+            opt->control_file = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -249,6 +286,7 @@ static int broker_start(const struct options *opt, struct broker *b,
                           "hosts the mock cluster: %s", errstr);
     }
     b->broker_cnt = opt->brokers;
+    b->partitions = opt->partitions;
     b->mcluster = rd_kafka_mock_cluster_new(b->rk, opt->brokers);
     if (!b->mcluster)
         return pw_err_set(err, "cannot create a mock cluster of %d brokers "
@@ -279,9 +317,12 @@ static void broker_stop(struct broker *b)
 }
 
 /* Sets every broker down (down=1) or up (down=0) and logs the transition. */
-static void broker_set_all(struct broker *b, int down)
+static void broker_set_all(struct broker *b, bool down)
 {
-    if (b->down == down) {
+    int already = 0;
+    for (int id = 1; id <= b->broker_cnt; id++)
+        already += b->down[id] == down;
+    if (already == b->broker_cnt) {
         pw_log(PW_INFO, "brokers are already %s; nothing to do",
                down ? "down" : "up");
         return;
@@ -295,9 +336,10 @@ static void broker_set_all(struct broker *b, int down)
             pw_log(PW_ERROR, "cannot set broker %d %s: %s", (int)id,
                    down ? "down" : "up", rd_kafka_err2str(e));
             failed = 1;
+        } else {
+            b->down[id] = down;
         }
     }
-    b->down = down;
     if (down)
         pw_log(PW_WARN, "all %d broker(s) DOWN (SIGUSR1): connections are "
                "closed and refused until SIGUSR2%s", b->broker_cnt,
@@ -306,6 +348,269 @@ static void broker_set_all(struct broker *b, int down)
         pw_log(PW_INFO, "all %d broker(s) UP (SIGUSR2): serving again on "
                "the same ports%s", b->broker_cnt,
                failed ? " (with errors above)" : "");
+}
+
+/* ---- the control file (SIGHUP) ----------------------------------------- */
+
+/* The request types a test may fail, by the names Kafka's protocol gives
+ * them (the numbers are the protocol's ApiKeys, fixed forever). */
+static const struct {
+    const char *name;
+    int16_t key;
+} api_keys[] = {
+    {"Produce", 0},          {"Fetch", 1},         {"ListOffsets", 2},
+    {"Metadata", 3},         {"OffsetCommit", 8},  {"OffsetFetch", 9},
+    {"FindCoordinator", 10}, {"JoinGroup", 11},    {"Heartbeat", 12},
+    {"LeaveGroup", 13},      {"SyncGroup", 14},    {"InitProducerId", 22},
+};
+
+static int parse_api(const char *text, int16_t *key, struct pw_err *err)
+{
+    for (size_t i = 0; i < sizeof api_keys / sizeof api_keys[0]; i++)
+        if (strcmp(api_keys[i].name, text) == 0) {
+            *key = api_keys[i].key;
+            return 0;
+        }
+    return pw_err_set(err, "unknown API '%s' (Produce, Fetch, ListOffsets, "
+                      "Metadata, OffsetCommit, OffsetFetch, FindCoordinator, "
+                      "JoinGroup, Heartbeat, LeaveGroup, SyncGroup, "
+                      "InitProducerId)", text);
+}
+
+/* An error by librdkafka's name (rd_kafka_err2name: the enum sans prefix)
+ * or by number. */
+static int parse_error(const char *text, rd_kafka_resp_err_t *out,
+                       struct pw_err *err)
+{
+    const struct rd_kafka_err_desc *descs;
+    size_t cnt;
+    rd_kafka_get_err_descs(&descs, &cnt);
+    for (size_t i = 0; i < cnt; i++)
+        if (descs[i].name && strcmp(descs[i].name, text) == 0) {
+            *out = descs[i].code;
+            return 0;
+        }
+    int n;
+    struct pw_err ignored;
+    if (parse_int(text, -200, 1000, &n, &ignored) == 0) {
+        for (size_t i = 0; i < cnt; i++)
+            if (descs[i].name && descs[i].code == n) {
+                *out = descs[i].code;
+                return 0;
+            }
+    }
+    return pw_err_set(err, "unknown error '%s' (use librdkafka's name, e.g. "
+                      "NOT_LEADER_FOR_PARTITION, or its number)", text);
+}
+
+static int parse_broker_id(const struct broker *b, const char *text,
+                           int32_t *id, struct pw_err *err)
+{
+    int n;
+    if (parse_int(text, 1, b->broker_cnt, &n, err) < 0)
+        return pw_err_prefix(err, "broker id");
+    *id = n;
+    return 0;
+}
+
+static int mock_result(rd_kafka_resp_err_t e, struct pw_err *err)
+{
+    if (e)
+        return pw_err_set(err, "the mock cluster refused it: %s",
+                          rd_kafka_err2str(e));
+    return 0;
+}
+
+/* argc must be from min to max (max 0: no upper bound). */
+static int want_words(int argc, int min, int max, const char *shape,
+                      struct pw_err *err)
+{
+    if (argc < min || (max > 0 && argc > max))
+        return pw_err_set(err, "expected '%s'", shape);
+    return 0;
+}
+
+static int cmd_errors(struct broker *b, int argc, char **argv,
+                      struct pw_err *err)
+{
+    rd_kafka_resp_err_t errs[MAX_CONTROL_WORDS];
+    int16_t key = 0;
+    if (want_words(argc, 3, 0, "errors API ERR [ERR...]", err) < 0 ||
+        parse_api(argv[1], &key, err) < 0)
+        return -1;
+    for (int i = 2; i < argc; i++)
+        if (parse_error(argv[i], &errs[i - 2], err) < 0)
+            return -1;
+    rd_kafka_mock_push_request_errors_array(b->mcluster, key,
+                                            (size_t)(argc - 2), errs);
+    return 0;
+}
+
+static int cmd_clear(struct broker *b, int argc, char **argv,
+                     struct pw_err *err)
+{
+    int16_t key = 0;
+    if (want_words(argc, 2, 2, "clear API", err) < 0 ||
+        parse_api(argv[1], &key, err) < 0)
+        return -1;
+    rd_kafka_mock_clear_request_errors(b->mcluster, key);
+    return 0;
+}
+
+static int cmd_leader(struct broker *b, int argc, char **argv,
+                      struct pw_err *err)
+{
+    int32_t id = 0;
+    int first = 0, last = 0;
+    if (want_words(argc, 4, 4, "leader TOPIC PARTITION|* BROKER", err) < 0 ||
+        parse_broker_id(b, argv[3], &id, err) < 0)
+        return -1;
+    if (strcmp(argv[2], "*") == 0) {
+        first = 0;
+        last = b->partitions - 1;
+    } else if (parse_int(argv[2], 0, MAX_PARTITIONS - 1, &first, err) < 0) {
+        return pw_err_prefix(err, "partition");
+    } else {
+        last = first;
+    }
+    for (int p = first; p <= last; p++)
+        if (mock_result(rd_kafka_mock_partition_set_leader(
+                            b->mcluster, argv[1], p, id), err) < 0)
+            return pw_err_prefix(err, "partition %d", p);
+    return 0;
+}
+
+static int cmd_coordinator(struct broker *b, int argc, char **argv,
+                           struct pw_err *err)
+{
+    int32_t id = 0;
+    if (want_words(argc, 4, 4, "coordinator group|transaction KEY BROKER",
+                   err) < 0 ||
+        parse_broker_id(b, argv[3], &id, err) < 0)
+        return -1;
+    if (strcmp(argv[1], "group") != 0 && strcmp(argv[1], "transaction") != 0)
+        return pw_err_set(err, "coordinator type '%s' is neither 'group' "
+                          "nor 'transaction'", argv[1]);
+    return mock_result(rd_kafka_mock_coordinator_set(b->mcluster, argv[1],
+                                                      argv[2], id), err);
+}
+
+static int cmd_down_up(struct broker *b, int argc, char **argv,
+                       struct pw_err *err)
+{
+    bool down = strcmp(argv[0], "down") == 0;
+    int32_t id = 0;
+    if (want_words(argc, 2, 2, down ? "down BROKER" : "up BROKER", err) < 0 ||
+        parse_broker_id(b, argv[1], &id, err) < 0)
+        return -1;
+    if (mock_result(down ? rd_kafka_mock_broker_set_down(b->mcluster, id)
+                         : rd_kafka_mock_broker_set_up(b->mcluster, id),
+                    err) < 0)
+        return -1;
+    b->down[id] = down;
+    return 0;
+}
+
+static int cmd_rtt(struct broker *b, int argc, char **argv, struct pw_err *err)
+{
+    int32_t id = 0;
+    int ms = 0;
+    if (want_words(argc, 3, 3, "rtt BROKER MS", err) < 0 ||
+        parse_broker_id(b, argv[1], &id, err) < 0)
+        return -1;
+    if (parse_int(argv[2], 0, 600000, &ms, err) < 0)
+        return pw_err_prefix(err, "rtt");
+    return mock_result(rd_kafka_mock_broker_set_rtt(b->mcluster, id, ms), err);
+}
+
+static const struct {
+    const char *name;
+    int (*run)(struct broker *b, int argc, char **argv, struct pw_err *err);
+} commands[] = {
+    {"errors", cmd_errors}, {"clear", cmd_clear}, {"leader", cmd_leader},
+    {"coordinator", cmd_coordinator}, {"down", cmd_down_up},
+    {"up", cmd_down_up},    {"rtt", cmd_rtt},
+};
+
+/* Splits line (in place) at blanks into argv; returns the word count, or -1
+ * when there are more than MAX_CONTROL_WORDS. */
+static int split_words(char *line, char **argv)
+{
+    int argc = 0;
+    for (char *p = line;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            return argc;
+        if (argc == MAX_CONTROL_WORDS)
+            return -1;
+        argv[argc++] = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        if (*p)
+            *p++ = '\0';
+    }
+}
+
+static int run_control_line(struct broker *b, char *line, struct pw_err *err)
+{
+    char *argv[MAX_CONTROL_WORDS];
+    int argc = split_words(line, argv);
+    if (argc < 0)
+        return pw_err_set(err, "more than %d words", MAX_CONTROL_WORDS);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, argv[0]) == 0)
+            return commands[i].run(b, argc, argv, err);
+    return pw_err_set(err, "unknown command '%s' (errors, clear, leader, "
+                      "coordinator, down, up, rtt)", argv[0]);
+}
+
+/* Applies every line of path in order; a bad line is logged with path:line
+ * and skipped, the rest still apply. */
+static void apply_control_file(struct broker *b, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        pw_log(PW_ERROR, "SIGHUP: cannot open the control file '%s': %s",
+               path, strerror(errno));
+        return;
+    }
+    char line[MAX_CONTROL_LINE], shown[MAX_CONTROL_LINE];
+    int lineno = 0, applied = 0, bad = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\n') {
+            line[--len] = '\0';
+        } else if (!feof(f)) {
+            pw_log(PW_ERROR, "%s:%d: line longer than %d bytes; skipped",
+                   path, lineno, MAX_CONTROL_LINE - 2);
+            bad++;
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n')
+                ;
+            continue;
+        }
+        char *text = line + strspn(line, " \t\r");
+        if (*text == '\0' || *text == '#')
+            continue;
+        snprintf(shown, sizeof shown, "%s", text);
+        shown[strcspn(shown, "\r")] = '\0';
+        struct pw_err err = {{0}};
+        if (run_control_line(b, text, &err) < 0) {
+            pw_log(PW_ERROR, "%s:%d: '%s': %s; line skipped", path, lineno,
+                   shown, err.msg);
+            bad++;
+            continue;
+        }
+        pw_log(PW_INFO, "applied: %s", shown);
+        applied++;
+    }
+    if (ferror(f))
+        pw_log(PW_ERROR, "cannot read the control file '%s'", path);
+    fclose(f);
+    pw_log(PW_INFO, "control file %s: %d line(s) applied, %d skipped", path,
+           applied, bad);
 }
 
 static int write_all(int fd, const char *buf, size_t len)
@@ -356,7 +661,8 @@ static int write_bootstrap_file(const char *path, const char *line,
 }
 
 /* Takes the blocked signals one at a time until SIGINT or SIGTERM. */
-static void run_until_stopped(struct broker *b, const sigset_t *sigs)
+static void run_until_stopped(struct broker *b, const sigset_t *sigs,
+                              const char *control_file)
 {
     for (;;) {
         siginfo_t si;
@@ -368,10 +674,16 @@ static void run_until_stopped(struct broker *b, const sigset_t *sigs)
         }
         switch (sig) {
         case SIGUSR1:
-            broker_set_all(b, 1);
+            broker_set_all(b, true);
             break;
         case SIGUSR2:
-            broker_set_all(b, 0);
+            broker_set_all(b, false);
+            break;
+        case SIGHUP:
+            if (control_file)
+                apply_control_file(b, control_file);
+            else
+                pw_log(PW_WARN, "SIGHUP without --control: nothing to do");
             break;
         default:
             pw_log(PW_INFO, "%s from pid %ld: shutting down",
@@ -405,6 +717,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGUSR1);
     sigaddset(&sigs, SIGUSR2);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     struct broker b = {0};
@@ -427,7 +740,7 @@ int main(int argc, char **argv)
            "in memory only, for development and tests",
            opt.brokers, bootstraps, opt.topic_cnt, opt.partitions);
 
-    run_until_stopped(&b, &sigs);
+    run_until_stopped(&b, &sigs, opt.control_file);
     status = 0;
 out:
     if (opt.bootstrap_file && status == 0 &&

@@ -27,7 +27,14 @@
 #   start_broker [ARGS...]   start pipewatch-broker ARGS with an ephemeral
 #                            bootstrap file and wait for it (10 s); sets
 #                            BROKER_PID, BOOTSTRAP, BROKER_LOG; fails the test
-#                            if the broker does not come up
+#                            if the broker does not come up. The broker reads
+#                            its control file $PW_TMP/broker.control on SIGHUP
+#   broker_control LINE...   fault injection: writes the LINEs (commands of
+#                            pipewatch-broker --help, e.g. "errors Produce
+#                            REQUEST_TIMED_OUT", "leader t1 * 2", "down 3")
+#                            to the control file, sends SIGHUP and waits (10 s)
+#                            until the broker has gone through the file; fails
+#                            the test if a line was skipped
 #   cleanup                  the EXIT trap: stops every background process of
 #                            the test; removes $PW_TMP unless the test failed
 #
@@ -106,7 +113,8 @@ stop_process() {
 start_broker() {
     [[ -x $PW_BROKER ]] || fail "no broker at $PW_BROKER (build target pipewatch-broker)"
     local file=$PW_TMP/broker.bootstrap
-    start_bg broker "$PW_BROKER" --bootstrap-file "$file" "$@"
+    start_bg broker "$PW_BROKER" --bootstrap-file "$file" \
+        --control "$PW_TMP/broker.control" "$@"
     BROKER_PID=$BG_PID
     BROKER_LOG=$PW_TMP/broker.err
     if ! wait_for_file "$file" 10 "$BROKER_PID"; then
@@ -115,6 +123,21 @@ start_broker() {
     fi
     BOOTSTRAP=$(<"$file")
     info "broker pid $BROKER_PID on $BOOTSTRAP"
+}
+
+broker_control() {
+    local n
+    n=$(grep -c 'control file .* applied' "$BROKER_LOG" || true)
+    printf '%s\n' "$@" >"$PW_TMP/broker.control"
+    kill -HUP "$BROKER_PID"
+    local i
+    for ((i = 0; i < 200; i++)); do
+        (( $(grep -c 'control file .* applied' "$BROKER_LOG" || true) > n )) && break
+        sleep 0.05
+    done
+    grep 'control file .* applied' "$BROKER_LOG" | tail -1 | grep -q ', 0 skipped' ||
+        fail "the broker did not apply: $* ($(grep -E 'control|skipped' "$BROKER_LOG" | tail -3))"
+    info "broker: $*"
 }
 
 cleanup() {

@@ -19,6 +19,12 @@ and answers as the options say:
                        HTTP date N seconds ahead)
   --status N           answer every request with N (e.g. 400)
   --delay-ms N         wait N ms before answering
+  --fault-first MODE   the first request of each idempotency key is not
+                       answered properly (recorded with status 0 and
+                       "fault": MODE): "hang" reads it and never answers
+                       (the connection stays open until the client gives up,
+                       or 60 s), "cut" sends a 200 status line and half of
+                       the body it announced, then closes the connection
   --start-late S       bind the port (and write it) at once, but accept
                        connections only after S seconds: until then the
                        port refuses connections, as a receiver that is down
@@ -56,6 +62,7 @@ def main():
     ap.add_argument("--start-late", type=float, default=0)
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--fault-first", choices=["hang", "cut"])
     args = ap.parse_args()
 
     lock = threading.Lock()
@@ -103,10 +110,29 @@ def main():
                     status = 500
                 else:
                     status = 200
+                fault = args.fault_first if first_of_key else None
                 rec = {"t": time.time(), "path": self.path, "headers": headers,
                        "body": body.decode("utf-8", "replace"),
-                       "status": status, "hmac_ok": hmac_ok}
+                       "status": 0 if fault else status, "hmac_ok": hmac_ok}
+                if fault:
+                    rec["fault"] = fault
                 logf.write(json.dumps(rec) + "\n")
+            if fault == "hang":
+                # Until the client closes its end (recv returns b"") or 60 s.
+                self.connection.settimeout(60)
+                try:
+                    self.connection.recv(1)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
+            if fault == "cut":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: "
+                                 b"application/json\r\nContent-Length: 40"
+                                 b"\r\n\r\n{\"ok\":tr")
+                self.wfile.flush()
+                self.close_connection = True
+                return
             out = b'{"ok":true}' if status == 200 else b'{"error":"test"}'
             self.send_response(status)
             for k, v in extra.items():
