@@ -18,8 +18,11 @@
  * What the series are, so that the analyzer does real work (bench/soak.sh
  * configures a forecast rule on disk.used_percent and the features
  * cpu.usage_iowait, mem.used_percent):
- *   the first 1 %   disk,path=/dN used_percent  rising from 85 at 0.01 to
- *                   0.02 %/s from START_S (the forecast rule watches them)
+ *   the first 1 %   disk,path=/dN used_percent  rising from 93 at 0.01 to
+ *                   0.02 %/s from START_S (the forecast rule watches them;
+ *                   with its 2-minute horizon they fire in the first
+ *                   minute, so that the analyzer's work is the same from
+ *                   then on)
  *   the next 1 %    cpu,cpu=cpuN usage_iowait   noisy around 2
  *   the next 1 %    mem,slot=N used_percent     noisy around 60
  *   the rest        app,id=N value              a slow sine per series
@@ -73,7 +76,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < series; i++) {
         if (i < band)
             printf("disk,path=/d%ld used_percent=%.4f\n", i,
-                   85.0 + (0.01 + 0.01 * (double)i / (double)band) * age + 0.05 * noise(i, t));
+                   93.0 + (0.01 + 0.01 * (double)i / (double)band) * age + 0.05 * noise(i, t));
         else if (i < 2 * band)
             printf("cpu,cpu=cpu%ld usage_iowait=%.4f\n", i - band, 2.0 + noise(i, t));
         else if (i < 3 * band)

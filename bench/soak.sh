@@ -32,16 +32,18 @@
 # The analyzer checkpoints every 10 s; a checkpoint that fails (its offsets
 # not committed) also fails the soak.
 #
-# Memory is "flat" when the least-squares line through a process's RSS
-# samples after warm-up rises less than 1 MiB over that span. Warm-up is
+# Memory is "flat" when the median RSS of the last minute exceeds the
+# median of the minute after warm-up by less than 1 MiB (medians: a
+# transient peak, a checkpoint or a fetch in flight, is not growth). Warm-up is
 # the first third of the run, at least a minute (20 s for runs under 3
 # minutes): series and buffers being created, the development broker's
 # in-memory log reaching its retention cap (about 200 s in a 10-minute run
 # at 100 k/s), and the forecast rule's trend windows filling (its horizon
 # of 2 minutes makes a window of 1 minute; the trend fit's workspace grows
-# with the samples in the window until it is full). Also printed: the mean
-# RSS of the first minute of the run, of the minute after warm-up and of
-# the last minute, and the fitted slope in MiB/min.
+# with the samples in the window until it is full; its predictions fire
+# in the first minute). Also printed: the median RSS of the first minute
+# of the run, and the slope of the least-squares line through the samples
+# after warm-up in MiB/min, with its rise over that span.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
@@ -55,7 +57,8 @@ done
 work=$(mktemp -d /tmp/pipewatch-soak.XXXXXX)
 pids=()
 cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    # Newest first: agent and analyzer flush to a broker still there.
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
     wait 2>/dev/null
     if [[ -n ${SOAK_KEEP:-} ]]; then echo "kept $work"; else rm -rf "$work"; fi
 }
@@ -247,28 +250,34 @@ echo "difference in - analyzer:         $((in - samples)) (agent: $((in - points
 echo
 warm=$(( seconds >= 180 ? (seconds / 3 > 60 ? seconds / 3 / every * every : 60) : seconds / 3 / every * every ))
 win=$(( seconds >= 180 ? 60 : seconds / 3 ))
-echo "RSS (MiB; warm-up: the first $warm s; flat = the line fitted after warm-up rises < $((flat_kib / 1024)) MiB):"
+echo "RSS (MiB, medians of 10-s samples; warm-up: the first $warm s; flat = last minute < minute after warm-up + $((flat_kib / 1024)) MiB):"
 flat_all=1
 reasons=()
 for name in broker agent analyzer; do
     line=$(awk -v n="$name" -v warm="$warm" -v win="$win" -v end="$seconds" -v flat="$flat_kib" '
         BEGIN { k = 0 }
-        $2 == n && $1 <= win { s0 += $3; n0++ }
+        function median(v, m,   i, j, x) {
+            for (i = 1; i < m; i++)
+                for (j = i; j > 0 && v[j - 1] > v[j]; j--) { x = v[j]; v[j] = v[j - 1]; v[j - 1] = x }
+            return m % 2 ? v[(m - 1) / 2] : (v[m / 2 - 1] + v[m / 2]) / 2
+        }
+        $2 == n && $1 <= win { a0[n0++] = $3 }
         $2 == n && $1 > warm { t[k] = $1; r[k] = $3; k++
-            if ($1 <= warm + win) { f += $3; nf++ }
-            if ($1 > end - win) { l += $3; nl++ } }
+            if ($1 <= warm + win) fw[nf++] = $3
+            if ($1 > end - win) lw[nl++] = $3 }
         END {
+            s0 = median(a0, n0); f = median(fw, nf); l = median(lw, nl)
             for (i = 0; i < k; i++) { st += t[i]; sr += r[i] }
             mt = st / k; mr = sr / k
             for (i = 0; i < k; i++) { sxy += (t[i] - mt) * (r[i] - mr); sxx += (t[i] - mt) ^ 2 }
             slope = sxx > 0 ? sxy / sxx : 0               # KiB/s
             rise = slope * (t[k - 1] - t[0])
-            printf "%s %.1f %.1f %.1f %.2f %.2f %d\n", n, s0 / n0 / 1024, f / nf / 1024, l / nl / 1024,
-                slope * 60 / 1024, rise / 1024, rise < flat }' "$work/rss")
+            printf "%s %.1f %.1f %.1f %.2f %.2f %d\n", n, s0 / 1024, f / 1024, l / 1024,
+                slope * 60 / 1024, rise / 1024, l - f < flat }' "$work/rss")
     read -r _ start first last slope rise ok <<<"$line"
     printf '  %-9s first minute %6.1f  after warm-up %6.1f  last minute %6.1f  slope %+6.2f MiB/min  fitted rise %+6.2f MiB  %s\n' \
         "$name" "$start" "$first" "$last" "$slope" "$rise" "$([[ $ok == 1 ]] && echo flat || echo GROWING)"
-    [[ $ok == 1 ]] || { flat_all=0; reasons+=("$name RSS grows ${rise} MiB over the run after warm-up"); }
+    [[ $ok == 1 ]] || { flat_all=0; reasons+=("$name RSS grows from $first MiB after warm-up to $last MiB in the last minute"); }
 done
 echo "CPU from the start of the load to the end of the drain, $(printf %.0f "$wall_all") s (share of one core, all threads):"
 for name in broker agent analyzer; do
