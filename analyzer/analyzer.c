@@ -179,6 +179,43 @@ static void checkpoint_abandon(struct pw_analyzer *a, const char *why)
     a->ckpt_pending = false;
 }
 
+/* An entity's checkpoint larger than this goes in parts (see
+ * pw_state_encode_entity_parts), each its own record: Kafka refuses a
+ * message over message.max.bytes (1 MB by default, on the producer and on
+ * the broker), and an entity with a few thousand series is larger. */
+#define CHECKPOINT_PART_BYTES (512 * 1024)
+
+/* Produces the parts of one entity's checkpoint from a->scratch. Part 0 is
+ * keyed by the entity's name, as a whole checkpoint is; part k by the name,
+ * a NUL byte and k in decimal, a key no entity name can have, so that
+ * compaction keeps one record of each part. Parts of an earlier, larger
+ * checkpoint that outlive it are older than every part of the newer one,
+ * whose parts name every series again (an entity held never forgets one),
+ * so a restore, reading in order, ends with the newer state. */
+static int produce_parts(struct pw_analyzer *a, const struct pw_entity *e,
+                         const size_t *ends, size_t nparts)
+{
+    size_t name_len = strlen(e->name), from = 0;
+    char *key = malloc(name_len + 24);
+    if (!key)
+        return -1;
+    memcpy(key, e->name, name_len);
+    for (size_t k = 0; k < nparts; k++) {
+        size_t key_len = name_len;
+        if (k > 0)
+            key_len += 1 + (size_t)snprintf(key + name_len + 1, 23, "%zu", k);
+        key[name_len] = '\0';
+        if (produce(a, a->cfg->topics.state, e->partition, key, key_len,
+                    a->scratch.data + from, ends[k] - from) < 0) {
+            free(key);
+            return -1;
+        }
+        from = ends[k];
+    }
+    free(key);
+    return 0;
+}
+
 static void checkpoint_start(struct pw_analyzer *a)
 {
     if (a->ckpt_pending)
@@ -204,12 +241,16 @@ static void checkpoint_start(struct pw_analyzer *a)
         if (!e->dirty)
             continue;
         pw_buf_reset(&a->scratch);
-        if (pw_state_encode_entity(st, i, &a->scratch, &err) < 0) {
+        size_t *ends;
+        int nparts = pw_state_encode_entity_parts(st, i, CHECKPOINT_PART_BYTES, &a->scratch,
+                                                  &ends, &err);
+        if (nparts < 0) {
             checkpoint_abandon(a, err.msg);
             return;
         }
-        if (produce(a, a->cfg->topics.state, e->partition, e->name, strlen(e->name),
-                    a->scratch.data, a->scratch.len) < 0) {
+        int queued = produce_parts(a, e, ends, (size_t)nparts);
+        free(ends);
+        if (queued < 0) {
             checkpoint_abandon(a, "cannot queue an entity's state");
             return;
         }

@@ -119,14 +119,10 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
 }
 
-int pw_state_encode_entity(const struct pw_state *st_c, uint32_t idx,
-                           struct pw_buf *out, struct pw_err *err)
+/* The entity's own part of a checkpoint: everything before its series. */
+static void put_entity_head(struct pw_state *st, const struct pw_entity *e, struct pw_buf *out)
 {
-    struct pw_state *st = (struct pw_state *)st_c;   /* the accessors are not const */
     const struct pw_state_config *cfg = pw_state_config(st);
-    struct pw_entity *e = pw_state_entity_at(st, idx);
-    if (!e)
-        return pw_err_set(err, "no entity %u", idx);
     char text[512];
     pw_put_bytes(out, MAGIC, 4);
     pw_put_u32(out, VERSION);
@@ -167,50 +163,137 @@ int pw_state_encode_entity(const struct pw_state *st_c, uint32_t idx,
         pw_put_u32(out, e->templates[i].count);
         pw_put_str(out, e->templates[i].category);
     }
+}
+
+static void put_series(struct pw_state *st, uint32_t s, const char *key, struct pw_buf *out)
+{
+    char text[512];
+    const struct pw_series *ser = pw_state_series_at(st, s);
+    pw_put_str(out, key);
+    pw_put_u32(out, ser->meas_len);
+    pw_put_f64(out, ser->last_value);
+    put_hw(out, &ser->hw);
+    uint32_t n = 0;
+    for (uint32_t w = ser->watch; w != PW_NONE; w = pw_state_watch_at(st, w)->next)
+        n++;
+    pw_put_u32(out, n);
+    for (uint32_t w = ser->watch; w != PW_NONE; w = pw_state_watch_at(st, w)->next) {
+        const struct pw_watch *wt = pw_state_watch_at(st, w);
+        rule_text(st, wt->rule, text, sizeof text);
+        pw_put_str(out, text);
+        pw_put_f64(out, wt->last_eval_s);
+        put_pred(out, &wt->pred);
+        size_t k = pw_trend_len(wt->trend);
+        pw_put_u32(out, (uint32_t)k);
+        for (size_t i = 0; i < k; i++) {
+            double ts, v;
+            pw_trend_sample(wt->trend, i, &ts, &v);
+            pw_put_f64(out, ts);
+            pw_put_f64(out, v);
+        }
+    }
+}
+
+/* Overwrites the u32 at `at` (written by pw_put_u32: little-endian). */
+static void patch_u32(struct pw_buf *b, size_t at, uint32_t v)
+{
+    if (b->oom || at + 4 > b->len)
+        return;
+    for (int i = 0; i < 4; i++)
+        b->data[at + (size_t)i] = (char)(v >> (8 * i));
+}
+
+/* Each part is the entity's head, a series count and its series: a whole
+ * checkpoint of the entity that names only some of its series, which
+ * decode() restores without touching the others. */
+int pw_state_encode_entity_parts(const struct pw_state *st_c, uint32_t idx, size_t max_bytes,
+                                 struct pw_buf *out, size_t **ends, struct pw_err *err)
+{
+    struct pw_state *st = (struct pw_state *)st_c;   /* the accessors are not const */
+    struct pw_entity *e = pw_state_entity_at(st, idx);
+    *ends = NULL;
+    if (!e)
+        return pw_err_set(err, "no entity %u", idx);
     /* Series in key order, not list order: the list is newest first, so a
      * restore (which creates them in the order written) would reverse it,
      * and a checkpoint that moved would no longer encode to the same
      * bytes. */
     struct keyed *order = malloc((e->nseries ? e->nseries : 1) * sizeof *order);
+    struct pw_buf head, one;
+    pw_buf_init(&head);
+    pw_buf_init(&one);
+    size_t nparts = 0, cap = 0, base = out->len;
     if (!order)
-        return pw_err_set(err, "out of memory encoding entity %s", e->name);
+        goto oom;
     uint32_t nser = 0;
     for (uint32_t s = e->first_series; s != PW_NONE && nser < e->nseries;
          s = pw_state_series_at(st, s)->next)
         order[nser++] = (struct keyed){pw_state_series_key(st, s), s};
     qsort(order, nser, sizeof *order, by_key);
-    pw_put_u32(out, nser);
-    for (uint32_t o = 0; o < nser; o++) {
-        uint32_t s = order[o].idx;
-        const struct pw_series *ser = pw_state_series_at(st, s);
-        pw_put_str(out, order[o].key);
-        pw_put_u32(out, ser->meas_len);
-        pw_put_f64(out, ser->last_value);
-        put_hw(out, &ser->hw);
-        n = 0;
-        for (uint32_t w = ser->watch; w != PW_NONE; w = pw_state_watch_at(st, w)->next)
-            n++;
-        pw_put_u32(out, n);
-        for (uint32_t w = ser->watch; w != PW_NONE; w = pw_state_watch_at(st, w)->next) {
-            const struct pw_watch *wt = pw_state_watch_at(st, w);
-            rule_text(st, wt->rule, text, sizeof text);
-            pw_put_str(out, text);
-            pw_put_f64(out, wt->last_eval_s);
-            put_pred(out, &wt->pred);
-            size_t k = pw_trend_len(wt->trend);
-            pw_put_u32(out, (uint32_t)k);
-            for (size_t i = 0; i < k; i++) {
-                double ts, v;
-                pw_trend_sample(wt->trend, i, &ts, &v);
-                pw_put_f64(out, ts);
-                pw_put_f64(out, v);
+    put_entity_head(st, e, &head);
+    if (head.oom)
+        goto oom;
+    size_t part = 0, count_at = 0;
+    uint32_t in_part = 0;
+    for (uint32_t o = 0; o < nser || nparts == 0; o++) {
+        if (o < nser) {
+            pw_buf_reset(&one);
+            put_series(st, order[o].idx, order[o].key, &one);
+            if (one.oom)
+                goto oom;
+        }
+        /* A new part first, or before a series that would take the part
+         * in hand past max_bytes (a part has at least one series). */
+        if (nparts == 0 || (in_part > 0 && out->len - part + one.len > max_bytes)) {
+            if (nparts > 0) {
+                patch_u32(out, count_at, in_part);
+                (*ends)[nparts - 1] = out->len;
             }
+            if (nparts == cap) {
+                size_t *grown = realloc(*ends, (cap = cap ? 2 * cap : 4) * sizeof **ends);
+                if (!grown)
+                    goto oom;
+                *ends = grown;
+            }
+            nparts++;
+            part = out->len;
+            pw_put_bytes(out, head.data, head.len);
+            count_at = out->len;
+            pw_put_u32(out, 0);
+            in_part = 0;
+        }
+        if (o < nser) {
+            pw_put_bytes(out, one.data, one.len);
+            in_part++;
         }
     }
+    patch_u32(out, count_at, in_part);
+    (*ends)[nparts - 1] = out->len;
+    bool oom = out->oom;
     free(order);
-    if (out->oom)
-        return pw_err_set(err, "out of memory encoding entity %s", e->name);
-    return 0;
+    pw_buf_release(&head);
+    pw_buf_release(&one);
+    if (oom)
+        goto oom_late;
+    return (int)nparts;
+oom:
+    free(order);
+    pw_buf_release(&head);
+    pw_buf_release(&one);
+oom_late:
+    free(*ends);
+    *ends = NULL;
+    out->len = base;
+    return pw_err_set(err, "out of memory encoding entity %s", e->name);
+}
+
+int pw_state_encode_entity(const struct pw_state *st, uint32_t idx, struct pw_buf *out,
+                           struct pw_err *err)
+{
+    size_t *ends;
+    int n = pw_state_encode_entity_parts(st, idx, SIZE_MAX, out, &ends, err);
+    free(ends);
+    return n < 0 ? -1 : 0;
 }
 
 /* The field of a series key: after the last unescaped space. */

@@ -166,6 +166,19 @@ size_t pw_state_bytes(const struct pw_state *st);
 #include "common/buf.h"
 int pw_state_encode_entity(const struct pw_state *st, uint32_t entity,
                            struct pw_buf *out, struct pw_err *err);
+/* The same in parts of at most max_bytes each, for an entity too large for
+ * one Kafka message (about 300 bytes a series, so some 3000 series pass
+ * Kafka's default limit of 1 MB): each part holds the entity's own state
+ * and some of its series (in key order; a series alone larger than
+ * max_bytes gets a part of its own), and restoring every part with
+ * pw_state_decode_entity, in any order, restores the whole entity. The
+ * parts are appended to out one after another; *ends (allocated, the
+ * caller frees it; NULL on failure) receives the end offset in out of
+ * each. Returns the number of parts (at least 1), or -1 with err (out
+ * then as it was). */
+int pw_state_encode_entity_parts(const struct pw_state *st, uint32_t entity,
+                                 size_t max_bytes, struct pw_buf *out, size_t **ends,
+                                 struct pw_err *err);
 /* Restores the entity the bytes describe, on `partition`, creating it if
  * needed: the series and watches in the checkpoint are overwritten, others
  * kept. The bytes are checked whole before anything changes: on malformed
