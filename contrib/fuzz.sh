@@ -109,14 +109,16 @@ main() {
     log=$work/$t/log
     echo
     echo "=== fuzz_$t failed (exit $(cat "$work/$t/rc"))"
-    grep -o 'Test unit written to .*' "$log" | sed 's/^/    /' || true
+    art=$(sed -n 's/.*Test unit written to //p' "$log" | tail -1)
     # The report: from the sanitizer's or the target's first word to its summary.
     sed -n '/==ERROR\|runtime error:\|check failed:\|ALARM:\|out-of-memory/,/^SUMMARY/p' \
       "$log" | head -80
-    echo "    reproduce: $dir/tests/fuzz_$t $crashes/$t/<file>"
+    echo "    input: ${art:-none written}"
+    echo "    reproduce: $dir/tests/fuzz_$t ${art:-$crashes/$t/<file>}"
     cp "$log" "$crashes/$t/log"
   done
   ((${#failed[@]} == 0))
 }
 
 main "$@"
+exit
