@@ -2,6 +2,8 @@
 # Installs every Debian package pipewatch needs to build, test and run its demo.
 # Idempotent: packages already present are left alone; apt-get update runs only
 # when something is missing. Run as root (or through sudo).
+# PW_DEPS_FUZZ=1 (contrib/fuzz.sh) adds clang and its libFuzzer runtime; the
+# demo and the ordinary checks do not need them.
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,11 @@ packages=(
   python3-numpy python3-sklearn
   chromium
 )
+if [[ -n ${PW_DEPS_FUZZ:-} ]]; then
+  # Debian 12's clang is clang-14; libFuzzer (libclang_rt.fuzzer) and the
+  # sanitizer runtimes are in libclang-rt-14-dev, llvm-symbolizer in llvm.
+  packages+=(clang libclang-rt-14-dev llvm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,13 +4,22 @@
  * either a filled struct or an error message, never a crash, a hang or a
  * leak. The table below has every option type and a nested section (with a
  * required key inside, so that the missing-key path runs too). The same
- * bytes also go through the public value parsers. */
+ * bytes then go through the real loaders, the agent's (every collector's
+ * section and check) and the analyzer's (rules, alerting: routes,
+ * receivers, inhibit rules), from a memory file since they take a path,
+ * and through the public value parsers. A refusal always says why. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "agent/config.h"
+#include "analyzer/config.h"
 #include "common/config.h"
+#include "tests/fuzz/fuzz_check.h"
 
 struct inner {
     char *host;
@@ -66,14 +75,55 @@ static const struct pw_option outer_table[] = {
     {0},
 };
 
+/* The input as a file the loaders can open: one memory file, rewritten. */
+static const char *as_file(const uint8_t *data, size_t size)
+{
+    static int fd = -1;
+    static char path[64];
+    if (fd < 0) {
+        fd = memfd_create("fuzz-config", 0);
+        CHECK(fd >= 0);
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    }
+    CHECK(ftruncate(fd, 0) == 0);
+    CHECK(size == 0 || pwrite(fd, data, size, 0) == (ssize_t)size);
+    return path;
+}
+
+static void real_loaders(const uint8_t *data, size_t size)
+{
+    static struct pw_agent_schema schema;
+    static bool have_schema;
+    struct pw_err err = {{0}};
+    if (!have_schema) {
+        CHECK(pw_agent_schema_init(&schema, &err) == 0);
+        have_schema = true;
+    }
+    const char *path = as_file(data, size);
+
+    static struct pw_agent_config agent;   /* 8 KiB of collector configs */
+    err.msg[0] = '\0';
+    if (pw_agent_config_load(&schema, path, false, &agent, &err) < 0)
+        CHECK(err.msg[0] != '\0');
+    pw_agent_config_release(&schema, &agent);
+
+    struct pw_analyzer_config analyzer;
+    err.msg[0] = '\0';
+    if (pw_analyzer_config_load(path, false, &analyzer, &err) < 0)
+        CHECK(err.msg[0] != '\0');
+    pw_analyzer_config_release(&analyzer);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct pw_err err;
+    struct pw_err err = {{0}};
     struct outer cfg;
     memset(&cfg, 0, sizeof cfg);
-    pw_config_load_string("fuzz.yaml", (const char *)data, size, outer_table,
-                          &cfg, &err);
+    if (pw_config_load_string("fuzz.yaml", (const char *)data, size, outer_table,
+                              &cfg, &err) < 0)
+        CHECK(err.msg[0] != '\0');
     pw_config_release(outer_table, &cfg);
+    real_loaders(data, size);
 
     char *text = malloc(size + 1);
     if (!text)

@@ -123,6 +123,9 @@ static void commit(struct clients *cl, int partition, int64_t offset)
 /* ---- the collector under test -------------------------------------------- */
 
 static void start(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void start(struct run *r, const char *fmt, ...)
 {
     char yaml[2048];
     va_list ap;
