@@ -2,10 +2,12 @@
 #include "common/buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void pw_buf_init(struct pw_buf *b) { memset(b, 0, sizeof *b); }
 
@@ -84,27 +86,42 @@ void pw_buf_truncate(struct pw_buf *b, size_t len)
     }
 }
 
+/* read(2) straight into the buffer: no stdio buffer and no stack chunk
+ * keep a copy of the file behind us, which matters when it holds a secret
+ * (a caller that wipes the buffer then wipes the only copy we made, as long
+ * as the file is small enough not to make the buffer grow mid-read). */
 int pw_buf_read_file(struct pw_buf *b, const char *path, size_t max_bytes,
                      struct pw_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return pw_err_set(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t start = b->len, n;
-    char chunk[65536];
-    int rc = pw_buf_reserve(b, 0) ? 0 : pw_err_set(err, "%s: out of memory", path);
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (b->len - start + n > max_bytes)
+    size_t start = b->len;
+    int rc = 0;
+    for (;;) {
+        if (!pw_buf_reserve(b, 4096)) {
+            rc = pw_err_set(err, "%s: cannot read: out of memory", path);
+            break;
+        }
+        ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = pw_err_set(err, "%s: cannot read: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if (b->len - start + (size_t)n > max_bytes) {
             rc = pw_err_set(err, "%s: larger than %zu bytes", path, max_bytes);
-        else
-            pw_buf_append(b, chunk, n);
+            break;
+        }
+        b->len += (size_t)n;
     }
-    if (rc == 0 && ferror(f))
-        rc = pw_err_set(err, "%s: cannot read: %s", path, strerror(errno));
-    if (rc == 0 && b->oom)
-        rc = pw_err_set(err, "%s: cannot read: out of memory", path);
-    fclose(f);
+    close(fd);
     if (rc < 0)
-        pw_buf_truncate(b, start);
+        b->len = start;
+    if (b->data)   /* read() may have written over the terminating NUL */
+        b->data[b->len] = '\0';
     return rc;
 }

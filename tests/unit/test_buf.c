@@ -44,6 +44,7 @@ START_TEST(test_buf_read_file_appends_whole_files)
     ck_assert_ptr_nonnull(strstr(err.msg, "larger than 1000 bytes"));
     ck_assert_ptr_nonnull(strstr(err.msg, path));
     ck_assert_uint_eq(b.len, sizeof big);
+    ck_assert_int_eq(b.data[b.len], '\0');   /* the refused bytes are not left readable */
     ck_assert_int_eq(pw_buf_read_file(&b, "/nonexistent/f", 10, &err), -1);
     ck_assert_str_eq(err.msg, "/nonexistent/f: cannot open: No such file or directory");
     ck_assert_int_eq(pw_buf_read_file(&b, "/tmp", 10, &err), -1);   /* a directory */
